@@ -44,8 +44,10 @@ def _translate(sql: str, dialect: str, datasets: tuple[tuple[str, str], ...], pr
             continue
         if datasets or prefix:
             for table in tree.find_all(exp.Table):
-                db = table.args.get("db")
-                if db is not None and db.name:
-                    table.set("db", exp.to_identifier(real_dataset(db.name, datasets, prefix)))
+                # `dataset.INFORMATION_SCHEMA.X` names the dataset in the catalog slot
+                slot = "catalog" if table.db.lower() == "information_schema" else "db"
+                part = table.args.get(slot)
+                if part is not None and part.name and part.name.lower() != "information_schema":
+                    table.set(slot, exp.to_identifier(real_dataset(part.name, datasets, prefix)))
         out.append(tree.sql(dialect=dialect))
     return ";\n".join(out)

@@ -1,0 +1,400 @@
+"""config/pipeline.yaml -> typed, validated models. Every error is one line: `file:line: key.path: message`.
+
+The shape (all keys documented in config/pipeline.yaml itself):
+    pipeline: NAME
+    warehouse: {duckdb: {path}} | {bigquery: {project, location, endpoint, datasets: {logical: real}}}
+    calendar: config/seasons.yaml
+    suites: [config/suites]                  # validation suite files or directories
+    defaults: {workers, timeout, stall_after, retries, retry_backoff, on_warn, stop_on_stall}
+    polling: {interval: 1s, progress_every: 60s}
+    heartbeat_every: 4h
+    formats: {NAME: {regexes...}}            # custom progress line formats
+    notifications: [{url, events, name}]
+    phases: [{name, command, log, checkpoint, dates, workers, timeout, stall_after, retries, retry_backoff,
+              depends_on, preflight, post, on_warn, stop_on_stall, env, progress_format}]
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from .dates import Calendar, date_range, load_calendar, read_date_file
+from .errors import ConfigError, UsageError
+from .warehouse.base import WarehouseSettings, check_identifier, check_table
+from .yamlsource import Node, load_yaml
+
+PLACEHOLDERS = ("python", "start", "end", "dates_file", "dates", "checkpoint", "workers", "warehouse", "run_dir", "phase")
+EVENTS = ("run_started", "phase_started", "phase_passed", "phase_warned", "phase_failed", "stalled", "retrying",
+          "run_finished", "heartbeat")
+SEVERITIES = ("critical", "warning")
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+_PHASE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Gate:
+    suite: str
+    severity: str = "critical"  # a `warning` gate never blocks: its failures count as warnings
+    table: str | None = None  # validate this table with the suite's checks instead of the suite's own table
+
+
+@dataclass(frozen=True)
+class DateSpec:
+    """Which dates a phase covers: a range, a list file, or a range filtered by the season calendar."""
+
+    start: dt.date | None = None
+    end: dt.date | None = None
+    file: Path | None = None
+    season_days_only: bool = False  # keep only dates inside a season of the calendar
+    skip_first_days: int = 0  # bootstrap rule: drop the first N days of each season
+
+    def resolve(self, calendar: Calendar | None) -> list[dt.date]:
+        dates = read_date_file(self.file) if self.file else date_range(self.start, self.end)  # type: ignore[arg-type]
+        if self.season_days_only or self.skip_first_days:
+            if calendar is None:
+                raise UsageError("dates: a calendar rule needs `calendar:` in the config")
+            dates = [d for d in dates if calendar.bootstrap_ok(d, self.skip_first_days)]
+        return dates
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    command: tuple[str, ...]
+    dates: DateSpec
+    log: str | None = None  # default: <run_dir>/<name>.log
+    checkpoint: str | None = None  # default: <logs_dir>/checkpoints/<pipeline>/<name>.json
+    workers: int = 1
+    timeout: float | None = None
+    stall_after: float | None = None  # None: max(10 min, 5x median seconds per date)
+    retries: int = 0
+    retry_backoff: float = 30.0
+    depends_on: tuple[str, ...] = ()
+    preflight: tuple[Gate, ...] = ()
+    post: tuple[Gate, ...] = ()
+    on_warn: str = "continue"  # continue | stop
+    stop_on_stall: bool = True
+    env: Mapping[str, str] = field(default_factory=dict)
+    progress_format: str = "auto"
+    line: int = 0  # where it is defined, for messages
+
+
+@dataclass(frozen=True)
+class Notification:
+    url: str  # "" when its ${VAR:-} was empty: the target is shown as disabled, never silently dropped
+    events: tuple[str, ...] = EVENTS
+    name: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.url)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    path: Path
+    pipeline: str
+    warehouse: WarehouseSettings
+    phases: tuple[Phase, ...]
+    calendar_path: Path | None = None
+    suites_paths: tuple[Path, ...] = ()
+    notifications: tuple[Notification, ...] = ()
+    poll_interval: float = 1.0
+    progress_every: float = 60.0
+    heartbeat_every: float | None = None
+    logs_dir: Path = Path("logs")
+    formats: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def phase(self, name: str) -> Phase:
+        for p in self.phases:
+            if p.name == name:
+                return p
+        raise UsageError(f"no phase named {name!r} in {self.path} (phases: {', '.join(p.name for p in self.phases)})")
+
+    def calendar(self) -> Calendar | None:
+        return load_calendar(self.calendar_path) if self.calendar_path else None
+
+    def warehouse_label(self) -> str:
+        """Identifies the warehouse for the run lock: two runs against one warehouse exclude each other."""
+        w = self.warehouse
+        if w.kind == "duckdb":
+            return f"duckdb:{Path(w.path).resolve()}"
+        return f"bigquery:{w.project}:{w.endpoint or ''}:{w.dataset_prefix}"
+
+
+_TOP = {"pipeline", "warehouse", "calendar", "suites", "defaults", "polling", "heartbeat_every", "formats",
+        "notifications", "phases", "logs_dir"}
+_PHASE_KEYS = {"name", "command", "log", "checkpoint", "dates", "workers", "timeout", "stall_after", "retries",
+               "retry_backoff", "depends_on", "preflight", "post", "on_warn", "stop_on_stall", "env",
+               "progress_format"}
+_DEFAULT_KEYS = {"workers", "timeout", "stall_after", "retries", "retry_backoff", "on_warn", "stop_on_stall"}
+_FORMAT_KEYS = {"progress", "date_ok", "date_failed", "complete", "fatal", "total"}
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> PipelineConfig:
+    """Read and validate a pipeline config. Relative paths in it are relative to the working directory."""
+    root = load_yaml(path, env)
+    if root.is_null():
+        raise root.error("the file is empty; expected a mapping with `pipeline`, `warehouse` and `phases`")
+    top = root.keys(_TOP, {"pipeline", "phases"})
+    name_node = top["pipeline"]
+    pipeline = name_node.str()
+    if not _PHASE_NAME.match(pipeline):
+        raise name_node.error(f"expected a name of letters, digits, '_', '-', '.', got {pipeline!r}")
+    defaults = _defaults(top["defaults"]) if "defaults" in top else {}
+    formats = _formats(top["formats"]) if "formats" in top else {}
+    phases = _phases(top["phases"], defaults, formats)
+    poll, every = 1.0, 60.0
+    if "polling" in top:
+        pk = top["polling"].keys({"interval", "progress_every"})
+        poll = pk["interval"].duration() if "interval" in pk else poll
+        every = pk["progress_every"].duration() if "progress_every" in pk else every
+    calendar_path = Path(top["calendar"].str()) if "calendar" in top else None
+    if calendar_path is not None:
+        if not calendar_path.is_file():
+            raise top["calendar"].error(f"file not found: {calendar_path}")
+        load_calendar(calendar_path)  # its own errors name its own file and line
+    needs_calendar = [p for p in phases if p.dates.season_days_only or p.dates.skip_first_days]
+    if needs_calendar and calendar_path is None:
+        raise top["phases"].error(f"phase {needs_calendar[0].name!r} uses a season rule in `dates` but the config "
+                                  "has no `calendar:`", path="calendar")
+    suites = tuple(Path(s) for s in top["suites"].str_list()) if "suites" in top else ()
+    for node, p in zip(top["suites"].items() if "suites" in top else [], suites):
+        if not p.exists():
+            raise node.error(f"no such file or directory: {p}")
+    return PipelineConfig(
+        path=Path(path),
+        pipeline=pipeline,
+        warehouse=_warehouse(top["warehouse"]) if "warehouse" in top else WarehouseSettings(),
+        phases=phases,
+        calendar_path=calendar_path,
+        suites_paths=suites,
+        notifications=_notifications(top["notifications"]) if "notifications" in top else (),
+        poll_interval=poll,
+        progress_every=every,
+        heartbeat_every=top["heartbeat_every"].duration() if "heartbeat_every" in top else None,
+        logs_dir=Path(top["logs_dir"].str()) if "logs_dir" in top else Path("logs"),
+        formats=formats,
+    )
+
+
+def _warehouse(node: Node) -> WarehouseSettings:
+    m = node.keys({"duckdb", "bigquery"})
+    if len(m) != 1:
+        raise node.error("expected exactly one of `duckdb` or `bigquery`")
+    if "duckdb" in m:
+        d = m["duckdb"].keys({"path", "datasets"}, {"path"})
+        return WarehouseSettings(kind="duckdb", path=d["path"].str(), datasets=_datasets(d.get("datasets")))
+    b = m["bigquery"].keys({"project", "location", "endpoint", "datasets", "dataset_prefix"}, {"project"})
+    project = b["project"].str()
+    if not re.match(r"^[a-z][a-z0-9-]{4,61}[a-z0-9]$", project):
+        raise b["project"].error(f"expected a BigQuery project id like 'my-project-123', got {project!r}")
+    endpoint = b["endpoint"].str() if "endpoint" in b else None
+    if endpoint is not None and not re.match(r"^https?://", endpoint):
+        raise b["endpoint"].error(f"expected a URL starting with http:// or https://, got {endpoint!r}")
+    prefix = b["dataset_prefix"].str() if "dataset_prefix" in b else ""
+    if prefix:
+        _ident(b["dataset_prefix"], prefix, "dataset prefix")
+    return WarehouseSettings(kind="bigquery", project=project,
+                             location=b["location"].str() if "location" in b else None,
+                             endpoint=endpoint, datasets=_datasets(b.get("datasets")), dataset_prefix=prefix)
+
+
+def _datasets(node: Node | None) -> dict[str, str]:
+    if node is None:
+        return {}
+    out = {}
+    for key, val in node.mapping().items():
+        out[_ident(val, key, "dataset name")] = _ident(val, val.str(), "dataset name")
+    return out
+
+
+def _ident(node: Node, name: str, what: str) -> str:
+    try:
+        return check_identifier(name, what=what)
+    except UsageError as e:
+        raise node.error(str(e)) from None
+
+
+def _defaults(node: Node) -> dict[str, Node]:
+    return node.keys(_DEFAULT_KEYS)
+
+
+def _formats(node: Node) -> dict[str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {}
+    for name, fnode in node.mapping().items():
+        if name in ("auto", "jobkit", "legacy-sequential", "legacy-parallel"):
+            raise fnode.error(f"format name {name!r} is built in; choose another name")
+        regexes = {}
+        for key, rnode in fnode.keys(_FORMAT_KEYS, {"progress"}).items():
+            text = rnode.str()
+            try:
+                re.compile(text)
+            except re.error as e:
+                raise rnode.error(f"invalid regular expression: {e}") from None
+            regexes[key] = text
+        out[name] = regexes
+    return out
+
+
+def _phases(node: Node, defaults: dict[str, Node], formats: Mapping[str, object]) -> tuple[Phase, ...]:
+    items = node.items()
+    if not items:
+        raise node.error("expected at least one phase")
+    phases: list[Phase] = []
+    seen: dict[str, int] = {}
+    for item in items:
+        m = item.keys(_PHASE_KEYS, {"name", "command", "dates"})
+        name = m["name"].str()
+        if not _PHASE_NAME.match(name):
+            raise m["name"].error(f"expected a name of letters, digits, '_', '-', '.', got {name!r}")
+        if name in seen:
+            raise m["name"].error(f"duplicate phase name {name!r} (first defined on line {seen[name]})")
+        seen[name] = item.line
+        merged = {**defaults, **m}
+        phases.append(Phase(
+            name=name,
+            command=_command(m["command"]),
+            dates=_dates(m["dates"]),
+            log=m["log"].str() if "log" in m else None,
+            checkpoint=m["checkpoint"].str() if "checkpoint" in m else None,
+            workers=merged["workers"].int(minimum=1) if "workers" in merged else 1,
+            timeout=merged["timeout"].duration() if "timeout" in merged else None,
+            stall_after=merged["stall_after"].duration() if "stall_after" in merged else None,
+            retries=merged["retries"].int(minimum=0) if "retries" in merged else 0,
+            retry_backoff=merged["retry_backoff"].duration() if "retry_backoff" in merged else 30.0,
+            depends_on=tuple(m["depends_on"].str_list()) if "depends_on" in m else (),
+            preflight=_gates(m["preflight"]) if "preflight" in m else (),
+            post=_gates(m["post"]) if "post" in m else (),
+            on_warn=merged["on_warn"].choice(("continue", "stop")) if "on_warn" in merged else "continue",
+            stop_on_stall=merged["stop_on_stall"].bool() if "stop_on_stall" in merged else True,
+            env={k: v.str() for k, v in m["env"].mapping().items()} if "env" in m else {},
+            progress_format=_progress_format(m["progress_format"], formats) if "progress_format" in m else "auto",
+            line=item.line,
+        ))
+    by_name = {p.name: (p, item) for p, item in zip(phases, items)}
+    for p, item in by_name.values():
+        for i, dep in enumerate(p.depends_on):
+            dep_node = item.mapping()["depends_on"].items()[i]
+            if dep not in by_name:
+                import difflib
+                hint = difflib.get_close_matches(dep, list(by_name), n=1)
+                raise dep_node.error(f"unknown phase {dep!r}{' (did you mean ' + repr(hint[0]) + '?)' if hint else ''}")
+            if dep == p.name:
+                raise dep_node.error("a phase cannot depend on itself")
+    _check_cycles(phases, {p.name: item for p, item in zip(phases, items)})
+    return tuple(_topological(phases))
+
+
+def _command(node: Node) -> tuple[str, ...]:
+    if not node.is_list():
+        raise node.error("expected the command as a list of arguments, e.g. [python, -m, my_job, --date, '{start}']")
+    argv = tuple(n.str() for n in node.items())
+    if not argv:
+        raise node.error("expected a non-empty list of arguments")
+    for i, arg in enumerate(argv):
+        for ph in _PLACEHOLDER.findall(arg):
+            if ph not in PLACEHOLDERS:
+                raise node.items()[i].error(f"unknown placeholder {{{ph}}}; known: "
+                                            + ", ".join("{" + p + "}" for p in PLACEHOLDERS))
+    return argv
+
+
+def _dates(node: Node) -> DateSpec:
+    m = node.keys({"start", "end", "file", "season_days_only", "skip_first_days"})
+    if "file" in m:
+        if "start" in m or "end" in m:
+            raise node.error("give either `file` or `start`/`end`, not both")
+        path = Path(m["file"].str())
+        if not path.is_file():
+            raise m["file"].error(f"date list file not found: {path}")
+        try:
+            read_date_file(path)
+        except UsageError as e:
+            raise m["file"].error(str(e)) from None
+        spec = DateSpec(file=path)
+    else:
+        for key in ("start", "end"):
+            if key not in m:
+                raise node.error("missing required key (or give `file`)", path=f"{node.path}.{key}")
+        start, end = m["start"].date(), m["end"].date()
+        if end < start:
+            raise m["end"].error(f"end date {end} is before start date {start}")
+        spec = DateSpec(start=start, end=end)
+    skip = m["skip_first_days"].int(minimum=0) if "skip_first_days" in m else 0
+    season_only = m["season_days_only"].bool() if "season_days_only" in m else False
+    return DateSpec(spec.start, spec.end, spec.file, season_only, skip)
+
+
+def _gates(node: Node) -> tuple[Gate, ...]:
+    items = node.items() if node.is_list() else [node]
+    gates = []
+    for g in items:
+        if not g.is_map():
+            gates.append(Gate(suite=_ident(g, g.str(), "suite name")))
+            continue
+        m = g.keys({"suite", "severity", "table"}, {"suite"})
+        table = m["table"].str() if "table" in m else None
+        if table is not None:
+            try:
+                check_table(table)
+            except UsageError as e:
+                raise m["table"].error(str(e)) from None
+        gates.append(Gate(suite=_ident(m["suite"], m["suite"].str(), "suite name"),
+                          severity=m["severity"].choice(SEVERITIES) if "severity" in m else "critical",
+                          table=table))
+    return tuple(gates)
+
+
+def _progress_format(node: Node, formats: Mapping[str, object]) -> str:
+    return node.choice(("auto", "jobkit", "legacy-sequential", "legacy-parallel", *formats))
+
+
+def _notifications(node: Node) -> tuple[Notification, ...]:
+    out = []
+    for item in node.items():
+        m = item.keys({"url", "events", "name"}, {"url"})
+        url = m["url"].str() if not m["url"].is_null() else ""
+        if url and "://" not in url:
+            raise m["url"].error("expected an apprise URL like json://host/path or mailto://user@host "
+                                 "(the value is not shown: it may hold a secret)")
+        events = tuple(e.choice(EVENTS) for e in m["events"].items()) if "events" in m else EVENTS
+        out.append(Notification(url=url, events=events, name=m["name"].str() if "name" in m else None))
+    return tuple(out)
+
+
+def _check_cycles(phases: list[Phase], nodes: dict[str, Node]) -> None:
+    deps = {p.name: p.depends_on for p in phases}
+    state: dict[str, int] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = 1
+        for dep in deps[name]:
+            if state.get(dep) == 1:
+                cycle = trail[trail.index(dep):] + [dep] if dep in trail else [name, dep]
+                raise nodes[name].mapping()["depends_on"].error("dependency cycle: " + " -> ".join(cycle))
+            if dep not in state:
+                visit(dep, trail + [dep])
+        state[name] = 2
+
+    for p in phases:
+        if p.name not in state:
+            visit(p.name, [p.name])
+
+
+def _topological(phases: list[Phase]) -> list[Phase]:
+    """Phases in an order where each comes after what it depends on; file order among equals."""
+    done: set[str] = set()
+    out: list[Phase] = []
+    pending = list(phases)
+    while pending:
+        for p in pending:
+            if all(d in done for d in p.depends_on):
+                out.append(p)
+                done.add(p.name)
+                pending.remove(p)
+                break
+    return out

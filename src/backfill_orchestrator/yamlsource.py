@@ -103,7 +103,10 @@ class Node:
         """The Python value of a scalar (YAML 1.1 rules), with ${VAR} interpolated in strings."""
         if not isinstance(self.raw, yaml.ScalarNode):
             raise self.error(f"expected a single value, got {self._kind()}")
-        value = yaml.constructor.SafeConstructor().construct_object(self.raw, deep=True)
+        try:
+            value = yaml.constructor.SafeConstructor().construct_object(self.raw, deep=True)
+        except (ValueError, yaml.constructor.ConstructorError):
+            value = self.raw.value  # e.g. 2024-02-30 looks like a date but is not one: keep the text
         if isinstance(value, str):
             value = self._interpolate(value)
         return value

@@ -25,6 +25,15 @@ Exit codes:
 # does not pay for the BigQuery client)
 COMMAND_MODULES: dict[str, list[str]] = {
     "config_cmd": ["config"],
+    "dates_cmd": ["dates"],
+    "report_cmd": ["report"],
+    "metrics_cmd": ["metrics"],
+    "plan_cmd": ["plan"],
+    "progress_cmd": ["progress"],
+    "validate_cmd": ["validate"],
+    "run_cmd": ["run", "resume"],
+    "status_cmd": ["status"],
+    "control_cmd": ["stop", "restart", "logs"],
 }
 
 

@@ -28,7 +28,8 @@ def _map_error(e: duckdb.Error) -> WarehouseError:
     msg = str(e).splitlines()[0]
     if isinstance(e, duckdb.CatalogException) and re.search(r"(Table|Schema) with name .* does not exist", msg):
         return TableNotFound(msg)
-    if isinstance(e, duckdb.BinderException) and "column" in msg.lower() and "not found" in msg.lower():
+    if isinstance(e, duckdb.BinderException) and re.search(r"column .*not found|does not have a column", msg,
+                                                           re.IGNORECASE):
         return ColumnNotFound(msg)
     return WarehouseError(msg)
 
@@ -68,7 +69,7 @@ class DuckDBWarehouse:
         t0 = time.perf_counter()
         cur = self._cursor()
         try:
-            cur.execute(text, dict(params or {}))
+            cur.execute(text, _used_params(text, params))
             names = [d[0] for d in cur.description or []]
             rows = [dict(zip(names, r)) for r in cur.fetchall()]
         except duckdb.Error as e:
@@ -177,4 +178,4 @@ class DuckDBWarehouse:
 
 def _used_params(text: str, params: Mapping[str, Any] | None) -> dict[str, Any]:
     # DuckDB refuses parameters a statement does not reference; statements in one transaction share a dict.
-    return {k: v for k, v in (params or {}).items() if f"${k}" in text}
+    return {k: v for k, v in (params or {}).items() if re.search(rf"\${re.escape(k)}\b", text)}

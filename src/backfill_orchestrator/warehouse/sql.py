@@ -49,5 +49,13 @@ def _translate(sql: str, dialect: str, datasets: tuple[tuple[str, str], ...], pr
                 part = table.args.get(slot)
                 if part is not None and part.name and part.name.lower() != "information_schema":
                     table.set(slot, exp.to_identifier(real_dataset(part.name, datasets, prefix)))
+        if dialect == "duckdb":
+            _dates_stay_dates(tree)
         out.append(tree.sql(dialect=dialect))
     return ";\n".join(out)
+
+
+def _dates_stay_dates(tree: exp.Expression) -> None:
+    """BigQuery's DATE_ADD/DATE_SUB return a DATE; DuckDB's `date + INTERVAL` returns a TIMESTAMP."""
+    for node in reversed(list(tree.find_all(exp.DateAdd, exp.DateSub))):  # innermost first
+        node.replace(exp.cast(node.copy(), exp.DataType.Type.DATE))

@@ -1,0 +1,81 @@
+"""`backfill stop`, `backfill restart`, `backfill logs`: operator actions on an existing run."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from ..control import follow_log, orchestrator_alive, phase_process, prepare_restart, stop_run
+from ..dates import parse_date
+from ..errors import UsageError
+from ..orchestrator import Orchestrator, RunOptions
+from ..state import open_state, resolve_run_dir
+from .options import logs_dir_option
+from .run_cmd import _done
+
+
+@click.command("stop")
+@click.argument("run", required=False)
+@logs_dir_option
+@click.option("--grace", default=10.0, show_default=True, help="Seconds between SIGTERM and SIGKILL.")
+def stop_cmd(run: str | None, logs_dir: str, grace: float) -> None:
+    """Stop RUN (default: the latest): SIGTERM each running phase's process group, wait, SIGKILL; state `stopped`.
+
+    \b
+    Example:
+      backfill stop
+    """
+    click.echo(stop_run(resolve_run_dir(logs_dir, run), grace=grace).text())
+
+
+@click.command("restart")
+@click.argument("phase")
+@click.option("--from", "from_date", metavar="DATE", help="Re-run only the phase's dates from DATE on.")
+@click.option("--run", "run", metavar="RUN", help="Run id or directory (default: the latest).")
+@logs_dir_option
+def restart_cmd(phase: str, from_date: str | None, run: str | None, logs_dir: str) -> None:
+    """Run PHASE of a finished or stopped run again (optionally only from DATE), then continue the run; phases
+    downstream that had passed are re-gated, the others run again.
+
+    \b
+    Example:
+      backfill restart player_game_summary --from 2024-11-02
+    """
+    run_dir = resolve_run_dir(logs_dir, run)
+    since = parse_date(from_date, "--from") if from_date else None
+    orch = Orchestrator.for_resume(run_dir, RunOptions())
+    orch.config.phase(phase)  # a typo is a usage error naming the phases
+    prepare_restart(run_dir, phase, since, {p.name: p.depends_on for p in orch.config.phases})
+    _done(orch.resume())
+
+
+@click.command("logs")
+@click.argument("run", required=False)
+@click.argument("phase", required=False)
+@logs_dir_option
+@click.option("-f", "--follow", is_flag=True, help="Keep printing what is appended, until the run ends.")
+def logs_cmd(run: str | None, phase: str | None, logs_dir: str, follow: bool) -> None:
+    """Print RUN's orchestrator.log, or PHASE's log (default: the latest run). With -f, follow it like tail -f
+    until the run (or the phase's process) ends.
+
+    \b
+    Examples:
+      backfill logs
+      backfill logs latest player_game_summary -f
+    """
+    run_dir = resolve_run_dir(logs_dir, None if run in (None, "latest") else run)
+    with open_state(run_dir) as st:
+        rec = st.phase(phase) if phase else None
+    path = Path(rec.log_path) if rec and rec.log_path else (run_dir / f"{phase}.log" if phase else
+                                                             run_dir / "orchestrator.log")
+    if not path.is_file():
+        raise UsageError(f"{path}: no log yet" + (f" (phase {phase} has status {rec.status})" if rec else ""))
+
+    def keep_going() -> bool:
+        with open_state(run_dir) as st:
+            if phase:
+                return phase_process(st.phase(phase)) is not None
+            return orchestrator_alive(st.run())
+
+    follow_log(path, sys.stdout, keep_going if follow else (lambda: False))

@@ -1,0 +1,27 @@
+"""`backfill plan`: what a run would do, per phase — requested dates, checkpoint, warehouse, ETA."""
+from __future__ import annotations
+
+import click
+
+from ..config import load_config
+from ..plan import make_plan
+from ..render import dumps
+
+DEFAULT_CONFIG = "config/pipeline.yaml"
+
+
+@click.command("plan")
+@click.argument("config", default=DEFAULT_CONFIG, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def plan_cmd(config: str, as_json: bool) -> None:
+    """Show what a run of CONFIG would do: per phase, dates to do, done, failed before, and an ETA.
+
+    For each phase of CONFIG (default config/pipeline.yaml): requested dates × the job's checkpoint × what the
+    warehouse already holds, and the rate measured in the newest earlier run. Reads only; changes nothing.
+
+    \b
+    Example:
+      backfill plan config/pipeline.yaml
+    """
+    plan = make_plan(load_config(config))
+    click.echo(dumps(plan) if as_json else plan.text())

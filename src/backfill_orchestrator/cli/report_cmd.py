@@ -1,0 +1,47 @@
+"""`backfill report`: the run report (HTML with charts, Markdown for a ticket, JSON) from a run's state."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..report import build_report, render, write_reports
+from ..state import resolve_run_dir
+from .options import logs_dir_option
+
+_EXT = {".html": "html", ".htm": "html", ".md": "md", ".json": "json"}
+
+
+@click.command("report")
+@click.argument("run", required=False)
+@click.option("--format", "fmt", type=click.Choice(["html", "md", "json"]), default=None,
+              help="Print (or with --out write) only this format.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Write the report to this file (format from --format or the file's extension).")
+@logs_dir_option
+def report_cmd(run: str | None, fmt: str | None, out: str | None, logs_dir: str) -> None:
+    """Write and show the report of RUN (a run id or run directory; default: the latest run).
+
+    Without options: (re)writes report.html, report.md and report.json in the run directory and prints the
+    Markdown. The HTML is one self-contained file (inline SVG charts, no network at view time).
+
+    \b
+    Examples:
+      backfill report                               # latest run
+      backfill report 20260103T010000Z-1a2b --format md
+      backfill report --format html --out /srv/www/backfill.html
+    """
+    run_dir = resolve_run_dir(logs_dir, run)
+    if out:
+        fmt = fmt or _EXT.get(Path(out).suffix.lower(), "html")
+        text = render(build_report(run_dir), fmt)
+        tmp = Path(out).with_name(f".{Path(out).name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(out)
+        click.echo(f"wrote {out}")
+    elif fmt:
+        click.echo(render(build_report(run_dir), fmt), nl=False)
+    else:
+        paths = write_reports(run_dir)
+        click.echo(render(build_report(run_dir), "md"), nl=False)
+        click.echo("\n" + "\n".join(f"wrote {p}" for p in paths))

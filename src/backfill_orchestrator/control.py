@@ -1,0 +1,152 @@
+"""Operator actions on an existing run, from another process: stop it, restart one phase, follow its logs.
+
+    stop_run(run_dir, grace=10) -> StopReport      # the driving orchestrator stops the phase itself if alive;
+                                                   # otherwise the phase groups are stopped here (TERM, grace, KILL)
+    prepare_restart(run_dir, phase, from_date)     # marks the phase (and re-gates its dependents); then resume
+    follow_log(path, out, until=callable)          # `backfill logs -f`
+
+Processes are only ever signalled after their PID, create time and command line were checked against the state.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, TextIO
+
+import psutil
+
+from . import process
+from .errors import UsageError
+from .events import Event
+from .process import AdoptRefused, ProcessHandle
+from .state import PhaseRecord, RunRecord, RunState, now_iso, open_state
+
+ACTIVE = ("running", "stalled")
+
+
+def orchestrator_alive(run: RunRecord) -> bool:
+    """The orchestrator process recorded for the run is still that process (not a reused PID)."""
+    if not run.pid or run.status != "running":
+        return False
+    try:
+        p = psutil.Process(run.pid)
+        return (run.create_time is None or abs(p.create_time() - run.create_time) <= 1.0) \
+            and p.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def phase_process(rec: PhaseRecord) -> ProcessHandle | None:
+    """The phase's recorded process if it is still running as recorded (PID + create time + command line)."""
+    if not rec.pid:
+        return None
+    try:
+        return process.adopt(rec.pid, expect_cmdline=rec.cmdline, expect_create_time=rec.create_time)
+    except AdoptRefused:
+        return None
+
+
+@dataclass
+class StopReport:
+    run_id: str
+    by_orchestrator: bool  # the driving orchestrator did it (it was alive)
+    stopped: list[str] = field(default_factory=list)  # "phase: SIGTERM" ...
+    status: str = ""
+
+    def text(self) -> str:
+        how = "the running orchestrator stopped" if self.by_orchestrator else "stopped"
+        what = ", ".join(self.stopped) if self.stopped else "no phase process was running"
+        return f"run {self.run_id}: {how}: {what}; run status {self.status}"
+
+
+def stop_run(run_dir: Path, grace: float = 10.0, wait: float | None = None) -> StopReport:
+    with open_state(run_dir) as st:
+        run = st.run()
+        st.request_stop()
+        st.add_event(Event("stop_requested", run.id, "`backfill stop` requested a stop"))
+        report = StopReport(run.id, False)
+        if orchestrator_alive(run):
+            # the orchestrator polls the flag every second, stops its phase (TERM, grace, KILL) and records it
+            deadline = time.monotonic() + (wait if wait is not None else grace + 15.0)
+            while time.monotonic() < deadline and orchestrator_alive(st.run()):
+                time.sleep(0.1)
+            if not orchestrator_alive(st.run()):
+                report.by_orchestrator = True
+                report.stopped = [f"{p.name}: {p.message}" for p in st.phases() if p.status == "stopped"]
+                report.status = st.run().status
+                return report
+        for rec in st.phases():
+            if rec.status not in ACTIVE and rec.status not in ("retrying", "preflight", "validating"):
+                continue
+            handle = phase_process(rec)
+            if handle is not None:
+                res = process.stop(handle, grace=grace)
+                report.stopped.append(f"{rec.name}: {res.signal_sent or 'already ended'}")
+            elif rec.status in ACTIVE:
+                continue  # it ended on its own while nobody watched: `resume` judges it by its log and gate
+            st.update_phase(rec.name, status="stopped", ended_at=now_iso(), message="stopped by `backfill stop`")
+            st.add_event(Event("phase_stopped", run.id, f"phase {rec.name} stopped by `backfill stop`", phase=rec.name))
+        st.update_run(status="stopped", ended_at=now_iso(), exit_code=1, message="stopped by `backfill stop`")
+        report.status = "stopped"
+        return report
+
+
+def dependents(st: RunState, names: list[str], deps: dict[str, tuple[str, ...]]) -> list[str]:
+    """Every phase downstream of `names` (transitively), in pipeline order."""
+    out: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for p, ds in deps.items():
+            if p not in out and p not in names and any(d in names or d in out for d in ds):
+                out.add(p)
+                changed = True
+    return [p.name for p in st.phases() if p.name in out]
+
+
+def prepare_restart(run_dir: Path, phase: str, from_date: dt.date | None,
+                    deps: dict[str, tuple[str, ...]]) -> list[str]:
+    """Reset `phase` to run again (only its dates >= from_date); dependents that passed are re-gated, others
+    run again. Refuses while the run's orchestrator or the phase's process is alive (never two copies)."""
+    with open_state(run_dir) as st:
+        run = st.run()
+        rec = st.phase(phase)
+        if orchestrator_alive(run):
+            raise UsageError(f"run {run.id} is being driven by PID {run.pid}; stop it first: backfill stop {run.id}")
+        if phase_process(rec) is not None:
+            raise UsageError(f"phase {phase} is still running as PID {rec.pid}; stop it first: backfill stop {run.id}")
+        st.update_phase(phase, status="pending", tries=0, pid=None, create_time=None, regate=0,
+                        restart_from=from_date.isoformat() if from_date else None, exit_code=None, exit_known=None,
+                        ended_at=None, message=f"restarted{f' from {from_date}' if from_date else ''}")
+        downstream = dependents(st, [phase], deps)
+        for name in downstream:
+            d = st.phase(name)
+            if d.status in ("passed", "warned"):
+                st.update_phase(name, status="pending", regate=1, message="re-gate after upstream restart")
+            elif d.status != "pending":
+                st.update_phase(name, status="pending", regate=0, tries=0, pid=None, create_time=None,
+                                message="run again after upstream restart")
+        st.update_run(status="running", ended_at=None, exit_code=None, stop_requested=0)
+        st.add_event(Event("phase_restarted", run.id, f"phase {phase} restarted"
+                           f"{f' from {from_date}' if from_date else ''}; re-gated: {', '.join(downstream) or 'none'}",
+                           phase=phase))
+        return downstream
+
+
+def follow_log(path: Path, out: TextIO, keep_going: Callable[[], bool], poll: float = 0.5) -> None:
+    """Print `path` and then what is appended to it while `keep_going()` is true (plus a final read)."""
+    from .progress import LogFollower
+
+    with LogFollower(path) as f:
+        while True:
+            for line in f.read_lines():
+                out.write(line + "\n")
+            out.flush()
+            if not keep_going():
+                for line in f.read_lines() + f.flush_partial():
+                    out.write(line + "\n")
+                out.flush()
+                return
+            time.sleep(poll)

@@ -1,0 +1,137 @@
+"""The orchestrator's decisions as plain functions (no I/O): was an attempt good, which dates to retry, how long
+to back off, when a phase counts as stalled, what a set of gate results means.
+
+Kept apart from the loop that acts on them so that each rule is stated once and can be read in one place.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import random
+import statistics
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from .process import ExitInfo
+from .progress_formats import Progress
+
+STALL_FLOOR = 600.0  # seconds: the default stall threshold never goes below 10 minutes
+STALL_FACTOR = 5.0  # ... and is otherwise 5x the median seconds per date
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    ok: bool  # the attempt finished every date: go to the gate
+    reason: str  # one line: why it is not ok ("exit 1", "3 failed dates", "no completion marker", ...)
+    retry_dates: list[dt.date] = field(default_factory=list)  # only these are re-run by a retry
+    exit_known: bool = True
+    exit_code: int | None = None
+
+
+def judge_attempt(dates: Sequence[dt.date], progress: Progress, exit: ExitInfo | None,
+                  date_status: dict[dt.date, str] | None, stopped: str | None = None) -> AttemptOutcome:
+    """An attempt is good when the process ended on its own, its log has the completion marker, no date failed,
+    nothing fatal was printed, and (when known) it exited 0. Legacy jobs always exit 0, and the exit code of an
+    adopted process is unknowable, so the log decides as much as the exit code does."""
+    known = bool(exit and exit.known)
+    code = exit.returncode if exit and exit.known else None
+    reasons = []
+    if stopped:
+        reasons.append(stopped)
+    if exit is not None and exit.known and (exit.returncode != 0 or exit.signal is not None):
+        reasons.append(exit.describe())
+    if progress.failed_dates or progress.failed:
+        n = len(progress.failed_dates) or progress.failed
+        reasons.append(f"{n} failed date{'s' if n != 1 else ''} in the log")
+    if progress.fatal:
+        reasons.append(f"fatal error in the log: {progress.fatal[:200]}")
+    if not progress.completed:
+        reasons.append("the log has no completion marker (incomplete)")
+    elif progress.complete_status == "interrupted":
+        reasons.append("the job reports it was interrupted")
+    if not reasons:
+        return AttemptOutcome(True, "ok", [], known, code)
+    return AttemptOutcome(False, "; ".join(reasons), retry_dates(dates, progress, date_status), known, code)
+
+
+def retry_dates(dates: Sequence[dt.date], progress: Progress,
+                date_status: dict[dt.date, str] | None) -> list[dt.date]:
+    """Only what did not succeed: the failed dates, plus - when the job did not finish - every date it never
+    reported as ok or skipped. Without per-date lines (a custom format), all the attempt's dates."""
+    wanted = set(dates)
+    if date_status:
+        good = {d for d, s in date_status.items() if s in ("ok", "skipped")}
+        return sorted(wanted - good)
+    failed = set(progress.failed_dates) & wanted
+    if progress.completed and failed:
+        return sorted(failed)
+    return sorted(wanted)
+
+
+def backoff_seconds(base: float, try_number: int, rng: random.Random | None = None) -> float:
+    """Exponential backoff with jitter: base * 2^(n-1), times a random factor in [0.5, 1.5) so that several
+    phases or runs that failed together do not retry in lock step."""
+    r = (rng or random).random()
+    return base * (2 ** max(0, try_number - 1)) * (0.5 + r)
+
+
+def stall_threshold(configured: float | None, per_date_seconds: Iterable[float]) -> float:
+    """`stall_after` when configured; else max(10 min, 5x the median seconds per date seen so far)."""
+    if configured:
+        return configured
+    samples = list(per_date_seconds)
+    median = statistics.median(samples) if samples else 0.0
+    return max(STALL_FLOOR, STALL_FACTOR * median)
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    status: str  # pass | warn | fail
+    lines: list[str]  # the checks that are not PASS: "suite/check: observed vs threshold — evidence"
+    blocking: list[str]  # the subset that makes it fail
+
+
+def check_line(suite: str, table: str, check: Any) -> str:
+    status = str(getattr(check.status, "value", check.status)).upper()
+    observed = _fmt(check.observed)
+    text = f"{status} {suite}/{check.name} on {table}: observed {observed} vs {check.threshold}"
+    return text + (f" — {check.evidence}" if check.evidence else "")
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:,.4g}" if abs(v) < 1e6 else f"{v:,.0f}"
+    if isinstance(v, int):
+        return f"{v:,}"
+    return "n/a" if v is None else str(v)
+
+
+def decide_gates(results: Sequence[tuple[str, Any]]) -> GateDecision:
+    """(gate severity, SuiteResult) pairs -> one decision. A `warning` gate never blocks: its FAIL is a WARN."""
+    status, lines, blocking = "pass", [], []
+    for severity, res in results:
+        gs = str(getattr(res.gate_status, "value", res.gate_status))
+        for c in res.checks:
+            cs = str(getattr(c.status, "value", c.status))
+            if cs == "pass":
+                continue
+            line = check_line(res.suite, res.table, c)
+            lines.append(line)
+            if severity == "critical" and c.blocking:
+                blocking.append(line)
+        if gs == "fail" and severity == "critical":
+            status = "fail"
+        elif gs != "pass" and status == "pass":
+            status = "warn"
+    return GateDecision(status, lines, blocking)
+
+
+def error_gate(suite: str, message: str, severity: str) -> GateDecision:
+    """A gate that could not run at all (warehouse unreachable, unknown suite): fails when critical."""
+    line = f"ERROR {suite}: {message}"
+    return GateDecision("fail" if severity == "critical" else "warn", [line], [line] if severity == "critical" else [])
+
+
+def merge(decisions: Sequence[GateDecision]) -> GateDecision:
+    order = {"pass": 0, "warn": 1, "fail": 2}
+    status = max((d.status for d in decisions), key=order.__getitem__, default="pass")
+    return GateDecision(status, [x for d in decisions for x in d.lines], [x for d in decisions for x in d.blocking])

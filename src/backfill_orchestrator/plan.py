@@ -1,0 +1,274 @@
+"""The plan before a run: per phase, requested dates × its checkpoint × what the warehouse already holds.
+
+    plan = make_plan(config)            # reads checkpoints, queries the warehouse, the latest runs' rates
+    print(plan.text()); dumps(plan)     # `backfill plan`, and `backfill run` prints it first
+
+- requested: the phase's `dates:` resolved with the calendar.
+- checkpoint (the job kit's JSON: {"job", "done": [...], "failed": [...], "skipped": [...]}): done and skipped
+  dates are not run again; failed ones are ("failed before").
+- warehouse: the distinct dates present in the table of the phase's post gate (the suite's table, or the
+  gate's `table:`), over the requested range. Dates the checkpoint calls done but the warehouse does not hold
+  are flagged: the job would skip them, yet their data is missing (run with the job's --no-resume).
+- ETA: dates to do / the rate measured for the phase in the newest earlier run of this pipeline that has one.
+A warehouse that cannot be reached leaves the warehouse columns unknown (with the reason): a plan is advice.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import Phase, PipelineConfig
+from .dates import format_ranges
+from .errors import BackfillError, TableNotFound
+from .events import runbook_ref
+from .redact import redact_text
+from .state import RunState, list_runs, open_state, parse_iso
+
+
+@dataclass
+class PhasePlan:
+    name: str
+    requested: int
+    first: dt.date | None
+    last: dt.date | None
+    checkpoint: str
+    checkpoint_found: bool
+    done: int  # done per the checkpoint (requested dates only)
+    skipped: int  # skipped per the checkpoint (e.g. no games)
+    failed_before: int
+    to_do: int  # what the job will run: requested - done - skipped
+    table: str | None  # the warehouse table looked at
+    in_warehouse: int | None  # requested dates with rows in the table (None: not known)
+    to_do_in_warehouse: int | None  # of the dates to do, how many already have rows (rewritten, idempotently)
+    done_missing_in_warehouse: int | None  # checkpoint says done, the table has no rows: suspicious
+    rate: float | None  # dates per minute measured before
+    rate_from: str | None  # run id the rate comes from
+    eta_seconds: float | None
+    to_do_ranges: str = ""
+    failed_ranges: str = ""
+    missing_ranges: str = ""
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Plan:
+    config: str
+    pipeline: str
+    warehouse: str
+    phases: list[PhasePlan]
+    generated_at: str
+
+    @property
+    def to_do(self) -> int:
+        return sum(p.to_do for p in self.phases)
+
+    @property
+    def eta_seconds(self) -> float | None:
+        etas = [p.eta_seconds for p in self.phases if p.to_do]
+        return None if not etas or any(e is None for e in etas) else sum(etas)  # type: ignore[misc]
+
+    def text(self) -> str:
+        lines = [f"plan for {self.pipeline} ({self.config}) on {self.warehouse}:"]
+        for p in self.phases:
+            span = f"{p.first}..{p.last}" if p.first else "no dates"
+            lines.append(f"  {p.name}: {p.requested:,} dates requested ({span})")
+            cp = "" if p.checkpoint_found else " (no checkpoint yet)"
+            lines.append(f"      checkpoint{cp}: done {p.done:,}, skipped {p.skipped:,}, failed before "
+                         f"{p.failed_before:,}" + (f" [{p.failed_ranges}]" if p.failed_ranges else ""))
+            if p.in_warehouse is not None:
+                lines.append(f"      warehouse {p.table}: holds {p.in_warehouse:,} of the requested dates")
+            lines.append(f"      to do: {p.to_do:,}" + (f" [{p.to_do_ranges}]" if p.to_do_ranges else "")
+                         + (f"; {p.to_do_in_warehouse:,} of them already have rows (rewritten)"
+                            if p.to_do_in_warehouse else ""))
+            if p.done_missing_in_warehouse:
+                lines.append(f"      WARNING: {p.done_missing_in_warehouse:,} dates done per the checkpoint have no rows "
+                             f"in {p.table} [{p.missing_ranges}]: the job will not redo them unless run without "
+                             "its checkpoint (--no-resume)")
+            if not p.to_do:
+                eta = "nothing to do"
+            elif p.rate and p.eta_seconds is not None:
+                eta = f"ETA {_duration(p.eta_seconds)} at {p.rate:.2f} dates/min (measured in run {p.rate_from})"
+            else:
+                eta = "ETA unknown (no earlier run measured this phase)"
+            lines.append(f"      {eta}")
+            lines.extend(f"      note: {redact_text(n)}" for n in p.notes)
+        total = self.eta_seconds
+        lines.append(f"total to do: {self.to_do:,} phase-dates; ETA "
+                     + (_duration(total) if total is not None else "unknown"))
+        return "\n".join(lines)
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown"
+    s = int(round(seconds))
+    h, rem = divmod(s, 3600)
+    return f"{h}h{rem // 60:02d}m" if h else f"{rem // 60}m{rem % 60:02d}s"
+
+
+def read_checkpoint(path: Path) -> tuple[dict[str, set[dt.date]], str | None]:
+    """The job kit's checkpoint sets; (empty sets, note) when the file is missing or unreadable."""
+    empty: dict[str, set[dt.date]] = {"done": set(), "failed": set(), "skipped": set()}
+    if not path.is_file():
+        return empty, None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return {k: {dt.date.fromisoformat(d) for d in data.get(k, [])} for k in empty}, None
+    except (OSError, ValueError, AttributeError, TypeError) as e:
+        return empty, f"checkpoint {path} unreadable ({type(e).__name__}: {e}); treated as empty"
+
+
+def _rate_history(config: PipelineConfig, run_state: RunState | str | Path | None) -> dict[str, tuple[float, str]]:
+    """phase -> (dates per minute, run id), from the given run or else the newest runs of this pipeline."""
+    states: list[Any] = []
+    if isinstance(run_state, RunState):
+        states = [run_state]
+    elif run_state is not None:
+        states = [Path(run_state)]
+    else:
+        states = [Path(r.run_dir) for r in list_runs(config.logs_dir) if r.pipeline == config.pipeline]
+    out: dict[str, tuple[float, str]] = {}
+    for s in states[:20]:
+        try:
+            st = s if isinstance(s, RunState) else open_state(s)
+        except BackfillError:
+            continue
+        try:
+            run_id = st.run().id
+            for p in st.phases():
+                if p.name in out:
+                    continue
+                rate = _measured_rate(st, p.name, p.started_at, p.ended_at)
+                if rate:
+                    out[p.name] = (rate, run_id)
+        finally:
+            if st is not run_state:
+                st.close()
+    return out
+
+
+def _measured_rate(st: RunState, phase: str, started: str | None, ended: str | None) -> float | None:
+    last = st.last_progress(phase)
+    if last is None:
+        return None
+    if last.rate:
+        return float(last.rate)
+    t0, t1 = parse_iso(started), parse_iso(ended) or parse_iso(last.at)
+    if last.done and t0 and t1 and t1 > t0:
+        return last.done / ((t1 - t0).total_seconds() / 60.0)
+    return None
+
+
+def _phase_table(phase: Phase, suites: dict[str, Any]) -> tuple[str, str] | None:
+    for g in phase.post:
+        suite = suites.get(g.suite)
+        if suite is not None:
+            return (g.table or suite.table, suite.date_column)
+    return None
+
+
+def _held_dates(wh: Any, table: str, column: str, first: dt.date, last: dt.date) -> set[dt.date]:
+    rows = wh.query(f"SELECT DISTINCT {column} AS d FROM {table} WHERE {column} BETWEEN @first AND @last",
+                    {"first": first, "last": last})
+    out = set()
+    for r in rows:
+        v = r["d"]
+        out.add(v.date() if isinstance(v, dt.datetime) else (v if isinstance(v, dt.date) else dt.date.fromisoformat(str(v))))
+    return out
+
+
+def _open_wh(config: PipelineConfig) -> Any:
+    from .warehouse import open_warehouse
+
+    w = config.warehouse
+    if w.kind == "duckdb":
+        from .warehouse.duckdb import DuckDBWarehouse
+
+        if w.path != ":memory:" and not Path(w.path).is_file():
+            return None  # never create a database file just to plan
+        # read-only: planning must not take DuckDB's write lock from a job that is running
+        return DuckDBWarehouse(w.path, datasets=w.datasets, read_only=True, dataset_prefix=w.dataset_prefix)
+    return open_warehouse(w)
+
+
+def make_plan(config: PipelineConfig, run_state: RunState | str | Path | None = None, *, wh: Any = None,
+              run_dir: Path | None = None) -> Plan:
+    """The plan of `config`. `run_state`: the run whose rates give the ETA (default: the newest runs of this
+    pipeline). `wh`: an open warehouse to use (default: open the config's). `run_dir`: for checkpoint paths
+    that name {run_dir} (default: the latest run's directory)."""
+    from .orchestrator import checkpoint_path  # the orchestrator's own rule, not a copy
+
+    calendar = config.calendar()
+    suites = _load_suites(config)
+    rates = _rate_history(config, run_state)
+    if run_dir is None:
+        runs = [r for r in list_runs(config.logs_dir) if r.pipeline == config.pipeline]
+        run_dir = Path(runs[0].run_dir) if runs else config.logs_dir / "runs" / "<next-run>"
+    own_wh = wh is None
+    wh_note = None
+    if own_wh:
+        try:
+            wh = _open_wh(config)
+            if wh is None:
+                wh_note = f"warehouse {config.warehouse.path} does not exist yet: it holds nothing"
+        except Exception as e:  # a plan is advice: show what is known and say why the rest is not
+            wh, wh_note = None, redact_text(f"warehouse unreachable ({type(e).__name__}: {e}); "
+                                            f"{runbook_ref('warehouse_unreachable')}")
+    phases = []
+    try:
+        for phase in config.phases:
+            phases.append(_plan_phase(config, phase, calendar, suites, rates, wh, wh_note,
+                                      checkpoint_path(config, phase, run_dir)))
+    finally:
+        if own_wh and wh is not None:
+            wh.close()
+    return Plan(str(config.path), config.pipeline, config.warehouse_label(), phases,
+                dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"))
+
+
+def _load_suites(config: PipelineConfig) -> dict[str, Any]:
+    if not config.suites_paths:
+        return {}
+    from .validation.suite import load_suites
+
+    return load_suites(list(config.suites_paths))
+
+
+def _plan_phase(config: PipelineConfig, phase: Phase, calendar: Any, suites: dict[str, Any],
+                rates: dict[str, tuple[float, str]], wh: Any, wh_note: str | None, cp_path: Path) -> PhasePlan:
+    requested = phase.dates.resolve(calendar)
+    req = set(requested)
+    cp, cp_note = read_checkpoint(cp_path)
+    done, skipped, failed = cp["done"] & req, cp["skipped"] & req, cp["failed"] & req
+    to_do = sorted(req - done - skipped)
+    notes = [n for n in (cp_note,) if n]
+    table_col = _phase_table(phase, suites)
+    held: set[dt.date] | None = None
+    if table_col is None:
+        notes.append("no post gate with a known suite: what the warehouse holds is not looked at")
+    elif wh_note and wh is None:
+        notes.append(wh_note)
+        held = set() if "does not exist" in wh_note else None
+    elif requested:
+        try:
+            held = _held_dates(wh, table_col[0], table_col[1], requested[0], requested[-1]) & req
+        except TableNotFound:
+            held = set()
+            notes.append(f"table {table_col[0]} does not exist yet")
+        except BackfillError as e:
+            notes.append(f"warehouse query failed: {e}; {runbook_ref('warehouse_unreachable')}")
+    rate, rate_from = rates.get(phase.name, (None, None))
+    missing = sorted(done - held) if held is not None else []
+    return PhasePlan(
+        name=phase.name, requested=len(requested), first=requested[0] if requested else None,
+        last=requested[-1] if requested else None, checkpoint=str(cp_path), checkpoint_found=cp_path.is_file(),
+        done=len(done), skipped=len(skipped), failed_before=len(failed), to_do=len(to_do),
+        table=table_col[0] if table_col else None, in_warehouse=len(held) if held is not None else None,
+        to_do_in_warehouse=len(held & set(to_do)) if held is not None else None,
+        done_missing_in_warehouse=len(missing) if held is not None else None,
+        rate=rate, rate_from=rate_from, eta_seconds=(len(to_do) / rate * 60.0) if rate else (0.0 if not to_do else None),
+        to_do_ranges=format_ranges(to_do, limit=4), failed_ranges=format_ranges(failed, limit=4),
+        missing_ranges=format_ranges(missing, limit=4), notes=notes)

@@ -1,0 +1,79 @@
+"""What a validation run returns: one CheckResult per check, one SuiteResult per suite and date range.
+
+The gate rule lives here (`SuiteResult.gate_status`), so the CLI and the orchestrator's gates agree on it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import EXIT_FAILED, EXIT_OK, EXIT_WARNED
+from ..warehouse.base import QueryStats
+
+
+class Status(str, enum.Enum):
+    PASS = "pass"
+    WARN = "warn"
+    FAIL = "fail"
+    ERROR = "error"
+    NO_BASELINE = "no_baseline"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class CheckResult:
+    name: str
+    type: str
+    severity: str  # critical | warning
+    status: Status
+    observed: Any  # the measured value (a number, or None when it could not be measured)
+    threshold: str  # human form of what was required, e.g. ">= 95%"
+    evidence: str  # why: missing date ranges, failing dates, the error message, the baseline reason
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    column: str | None = None
+
+    @property
+    def blocking(self) -> bool:
+        """True when this result makes the gate FAIL."""
+        return self.severity == "critical" and self.status in (Status.FAIL, Status.ERROR)
+
+
+@dataclass
+class SuiteResult:
+    suite: str
+    table: str
+    start: dt.date
+    end: dt.date
+    status: Status
+    checks: list[CheckResult]
+    series: dict[str, list[tuple[dt.date, float | None]]] = field(default_factory=dict)
+    queries: list[QueryStats] = field(default_factory=list)
+    dry_run_sql: list[str] = field(default_factory=list)
+    baseline: tuple[dt.date, dt.date] | None = None
+
+    @property
+    def gate_status(self) -> Status:
+        return gate_status(self.checks)
+
+    @property
+    def exit_code(self) -> int:
+        return {Status.PASS: EXIT_OK, Status.WARN: EXIT_WARNED}.get(self.gate_status, EXIT_FAILED)
+
+    def counts(self) -> dict[str, int]:
+        out = {s.value: 0 for s in Status}
+        for c in self.checks:
+            out[c.status.value] += 1
+        return out
+
+
+def gate_status(checks: list[CheckResult]) -> Status:
+    """FAIL if any critical check FAILed or ERRORed; WARN if anything else is not PASS; else PASS."""
+    if any(c.blocking for c in checks):
+        return Status.FAIL
+    if any(c.status is not Status.PASS for c in checks):
+        return Status.WARN
+    return Status.PASS

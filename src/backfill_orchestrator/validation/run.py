@@ -1,0 +1,193 @@
+"""Run a suite over a date range: bind, compile to few queries, run them, evaluate, fetch examples of failures."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..dates import Calendar
+from ..errors import BackfillError, UsageError
+from ..warehouse.base import Warehouse
+from . import checks as ev
+from . import compile as c
+from .bind import bind
+from .results import CheckResult, Status, SuiteResult
+from .suite import Baseline, Check, Suite
+
+log = logging.getLogger("backfill_orchestrator.validation")
+
+
+@dataclass
+class Query:
+    label: str
+    sql: str
+    params: dict[str, Any]
+    checks: list[str] = field(default_factory=list)  # names of the checks that need its result
+    key: str = ""  # scan key (per-date scans) or check name (a check's own query)
+
+
+def run_suite(wh: Warehouse, suite: Suite, start: dt.date, end: dt.date, *,
+              baseline: tuple[dt.date, dt.date] | None = None, calendar: Calendar | None = None,
+              full: bool = False, dry_run: bool = False, strict: bool = False) -> SuiteResult:
+    """Validate `suite.table` over [start, end]. `baseline` overrides every regression check's baseline period;
+    `full` runs sampled checks on all rows; `strict` raises the first suite mistake (a column not in the
+    table) as a ConfigError instead of reporting the check as ERROR."""
+    if end < start:
+        raise UsageError(f"end date {end} is before start date {start}")
+    if baseline is not None and baseline[1] < baseline[0]:
+        raise UsageError(f"baseline end {baseline[1]} is before baseline start {baseline[0]}")
+    binding = bind(wh, suite)
+    if binding.suite_error is not None:
+        raise binding.suite_error
+    if strict and binding.config_errors:
+        raise next(iter(binding.config_errors.values()))
+    errors: dict[str, str] = {**binding.table_errors, **{k: str(v) for k, v in binding.config_errors.items()}}
+    live = [ch for ch in suite.checks if ch.name not in errors]
+
+    baselines = {ch.name: baseline_range(ch.baseline or suite.baseline, start, end, calendar, baseline)
+                 for ch in live if ch.type == "regression"}
+    scans = {ev.MAIN: c.Scan(suite.table, suite.date_column)}
+    plans = {ch.name: ev.plan(ch, suite, scans) for ch in live}
+    queries = _queries(suite, live, plans, scans, start, end, baselines, full)
+
+    if dry_run:
+        return SuiteResult(suite.name, suite.table, start, end, Status.PASS, [],
+                           dry_run_sql=[_dry(wh, q) for q in queries])
+
+    env = ev.Env(suite, start, end, {k: {} for k in scans}, calendar,
+                 {k: v for k, v in baselines.items()})
+    stats = []
+    for q in queries:
+        try:
+            rows = wh.query(q.sql, c.used_params(q.sql, q.params))
+        except BackfillError as e:
+            for name in q.checks:
+                errors.setdefault(name, f"{q.label} failed: {e}")
+            log.warning("validate %s: %s failed: %s", suite.name, q.label, e)
+            continue
+        stats.append(_log(wh, suite, q))
+        if q.key in scans:
+            env.frames[q.key] = {ev._date(r[c.DATE]): r for r in rows}
+        else:
+            env.own[q.key] = rows
+
+    results: list[CheckResult] = []
+    for ch in suite.checks:
+        if ch.name in errors:
+            results.append(CheckResult(ch.name, ch.type, ch.severity, Status.ERROR, None,
+                                       ch.threshold.describe(), errors[ch.name], [], ch.column))
+            continue
+        r = ev.evaluate(ch, plans[ch.name], env)
+        if r.status in (Status.FAIL, Status.WARN) and ch.examples:
+            r.examples = _examples(wh, suite, ch, plans[ch.name], start, end, full, stats)
+        results.append(r)
+    result = SuiteResult(suite.name, suite.table, start, end, Status.PASS, results, _series(suite, plans, env),
+                         stats, baseline=next((b for b in baselines.values() if isinstance(b, tuple)), None))
+    result.status = result.gate_status
+    return result
+
+
+def baseline_range(spec: Baseline, start: dt.date, end: dt.date, calendar: Calendar | None,
+                   override: tuple[dt.date, dt.date] | None = None) -> tuple[dt.date, dt.date] | str:
+    """The baseline period, or the reason there is none (shown as the NO_BASELINE evidence)."""
+    if override is not None:
+        return override
+    if spec.kind == "previous_days":
+        return start - dt.timedelta(days=spec.days), start - dt.timedelta(days=1)
+    if calendar is None:
+        return _shift_year(start), _shift_year(end)
+    season = calendar.season_of(start)
+    if season is None:
+        return f"{start} is not inside a season of the calendar, so there is no same period last season"
+    i = calendar.seasons.index(season)
+    if i == 0:
+        return f"{season.name} is the first season of the calendar; no previous season to compare with"
+    shift = season.start - calendar.seasons[i - 1].start
+    return start - shift, end - shift
+
+
+def _shift_year(d: dt.date) -> dt.date:
+    try:
+        return d.replace(year=d.year - 1)
+    except ValueError:  # 29 February
+        return d.replace(year=d.year - 1, day=28)
+
+
+def _queries(suite: Suite, live: list[Check], plans: dict[str, ev.Plan], scans: dict[str, c.Scan],
+             start: dt.date, end: dt.date, baselines: dict[str, tuple[dt.date, dt.date] | str],
+             full: bool) -> list[Query]:
+    out: list[Query] = []
+    users: dict[str, list[str]] = {k: [] for k in scans}
+    for ch in live:
+        for key in set(plans[ch.name].scans.values()):
+            users[key].append(ch.name)
+    ranges = c.merge_ranges([(start, end)] + [b for b in baselines.values() if isinstance(b, tuple)])
+    for key, scan in scans.items():
+        if users[key]:
+            sql, params = scan.sql(ranges if key == ev.MAIN else [(start, end)])
+            out.append(Query(f"scan {scan.table}", sql, params, users[key], key))
+    window = {"start": start, "end": end}
+    for ch in live:
+        if ch.grouped:
+            sql, _ = c.grouped_consistency_sql(suite, ch)
+            out.append(Query(f"check {ch.name}", sql, window, [ch.name], ch.name))
+        elif ch.type == "statistics" and ch.stat == "quantile":
+            out.append(Query(f"check {ch.name}", c.quantile_sql(suite, ch), {**window, "q": ch.quantile},
+                             [ch.name], ch.name))
+        elif ch.type == "custom_sql":
+            sql = ch.sql if ch.returns == "value" else f"SELECT COUNT(*) AS n FROM ({ch.sql}) AS failing"
+            out.append(Query(f"check {ch.name}", sql, _custom_params(ch, start, end, full), [ch.name], ch.name))
+    return out
+
+
+def _custom_params(ch: Check, start: dt.date, end: dt.date, full: bool) -> dict[str, Any]:
+    return {"start": start, "end": end, "sample_percent": 100.0 if full else ch.sample_percent}
+
+
+def _examples(wh: Warehouse, suite: Suite, ch: Check, p: ev.Plan, start: dt.date, end: dt.date, full: bool,
+              stats: list) -> list[dict[str, Any]]:
+    if ch.grouped:
+        sql, params = c.grouped_examples_sql(suite, ch, ch.examples), {"start": start, "end": end}
+    elif p.bad_rows:
+        sql, params = c.failing_rows_sql(suite, ch, p.bad_rows, ch.examples), {"start": start, "end": end}
+    elif ch.type == "custom_sql" and ch.returns == "rows":
+        sql, params = f"SELECT * FROM ({ch.sql}) AS failing LIMIT {int(ch.examples)}", _custom_params(ch, start, end, full)
+    else:
+        return []
+    q = Query(f"examples {ch.name}", sql, params)
+    try:
+        rows = wh.query(sql, c.used_params(sql, params))
+    except BackfillError as e:
+        log.warning("validate %s: %s failed: %s", suite.name, q.label, e)
+        return []
+    stats.append(_log(wh, suite, q))
+    return rows
+
+
+def _series(suite: Suite, plans: dict[str, ev.Plan], env: ev.Env) -> dict[str, list[tuple[dt.date, float | None]]]:
+    """Per-date coverage % of every column with a coverage check (for the report's charts)."""
+    out: dict[str, list[tuple[dt.date, float | None]]] = {}
+    for ch in suite.checks:
+        if ch.type == "coverage" and ch.name in plans and env.frames.get(ev.MAIN) is not None and ch.column not in out:
+            out[ch.column] = list(ev.coverage_series(env, plans[ch.name]).items())  # type: ignore[index]
+    return out
+
+
+def _log(wh: Warehouse, suite: Suite, q: Query):  # type: ignore[no-untyped-def]
+    s = wh.last_stats
+    log.info("validate %s: %s digest=%s %.3fs rows=%s job=%s bytes=%s", suite.name, q.label,
+             getattr(s, "digest", "?"), getattr(s, "seconds", 0.0), getattr(s, "rows", "?"),
+             getattr(s, "job_id", None) or "-", getattr(s, "bytes_processed", None))
+    return s
+
+
+def _dry(wh: Warehouse, q: Query) -> str:
+    params = c.used_params(q.sql, q.params)
+    head = f"-- {q.label}" + (f"  params: {', '.join(f'{k}={v}' for k, v in params.items())}" if params else "")
+    try:
+        d = wh.dry_run(q.sql, params)
+    except BackfillError as e:
+        return f"{head}\n-- dry run failed: {e}\n{q.sql};"
+    est = f"\n-- estimated bytes processed: {d.bytes_estimate:,}" if d.bytes_estimate is not None else ""
+    return f"{head}{est}\n{d.sql};"

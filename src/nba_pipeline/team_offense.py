@@ -1,0 +1,47 @@
+"""Phase job: nba_analytics.team_offense_game_summary, one row per team-game, from nba_raw.team_box_scores.
+
+possessions = FGA - OREB + TOV + 0.44 * FTA (the common one-team estimate); pace = possessions per 48
+minutes (48 * possessions / (minutes / 5)); offensive_rating = points per 100 possessions. Overtime comes
+from the schedule (minutes = 240 + 25 * OT in the team box score).
+
+    python -m nba_pipeline.team_offense --start-date 2024-10-22 --end-date 2025-06-22 --warehouse data/nba.duckdb
+"""
+from __future__ import annotations
+
+import sys
+
+from .jobkit import main
+from .sqljob import SqlDateProcessor
+from .tables import SCHEDULE, TEAM_BOX, TEAM_OFFENSE
+
+_POSS = "(t.fg_attempts - t.offensive_rebounds + t.turnovers + 0.44 * t.ft_attempts)"
+
+SELECT_SQL = f"""
+SELECT t.game_id, t.game_date, t.season, t.team_id, t.opponent_id,
+  COALESCE(s.overtime_periods, CAST(ROUND((t.minutes - 240) / 25) AS INT64)) AS overtime_periods,
+  t.minutes, t.points, t.fg_makes, t.fg_attempts, t.three_makes, t.three_attempts, t.ft_makes, t.ft_attempts,
+  t.offensive_rebounds, t.defensive_rebounds, t.assists, t.turnovers,
+  {_POSS} AS possessions,
+  SAFE_DIVIDE(48 * {_POSS}, t.minutes / 5) AS pace,
+  SAFE_DIVIDE(100 * t.points, {_POSS}) AS offensive_rating,
+  CURRENT_TIMESTAMP() AS processed_at
+FROM {TEAM_BOX} AS t
+LEFT JOIN (
+  -- one row per game even if the schedule holds a game twice
+  SELECT game_id, MAX(overtime_periods) AS overtime_periods FROM {SCHEDULE}
+  WHERE game_date BETWEEN @start AND @end GROUP BY game_id
+) AS s ON s.game_id = t.game_id
+WHERE t.game_date BETWEEN @start AND @end
+"""
+
+
+class TeamOffense(SqlDateProcessor):
+    name = "team_offense_game_summary"
+    module = "nba_pipeline.team_offense"
+    table = TEAM_OFFENSE
+    select_sql = SELECT_SQL
+    source_table = TEAM_BOX
+
+
+if __name__ == "__main__":
+    sys.exit(main(TeamOffense()))

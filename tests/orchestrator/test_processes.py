@@ -1,0 +1,166 @@
+"""The orchestrator against real processes and signals: adopt, kill -9 + resume, lock, stop, restart, SIGTERM."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from backfill_orchestrator.dates import read_date_file
+from backfill_orchestrator.lock import lock_path
+from backfill_orchestrator.state import open_state
+
+from orch_harness import FAKES, Harness, alive, job, wait_for
+
+
+def _running(h: Harness, phase: str, min_dates: int = 1):
+    """Wait until `phase` runs with a recorded PID and has logged at least `min_dates` dates."""
+    def ready():
+        try:
+            rec = h.phase(phase)
+        except Exception:
+            return None
+        if rec.status == "running" and rec.pid and h.log_lines(rec.log_path, "[jobkit] DATE") >= min_dates:
+            return rec
+        return None
+    return wait_for(ready, what=f"phase {phase} running")
+
+
+def test_adopt_an_externally_started_process(h: Harness, tmp_path: Path) -> None:
+    log = tmp_path / "by-hand.log"
+    with open(log, "w") as out:  # the users' `nohup job > log &`
+        ext = subprocess.Popen([sys.executable, str(FAKES / "jobkit_fake.py"), "--start", "2024-10-22", "--days", "10",
+                                "--sleep", "0.1"], stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    cfg = h.config([{"name": "a", "command": job("jobkit_fake.py"), "post": "items"},
+                    {"name": "b", "depends_on": ["a"], "command": job("jobkit_fake.py")}])
+    r = h.cli("run", str(cfg), "--adopt", f"a={ext.pid}:{log}")
+    ext.wait(5)
+    assert r.code == 0, r.err + r.out
+    run_dir = h.run_dir()
+    a = h.phase("a", run_dir)
+    assert (a.status, a.pid, a.is_child, a.exit_known, a.exit_code) == ("passed", ext.pid, False, False, None)
+    assert "exit code unknown" in a.message
+    assert a.create_time and a.cmdline[-1] == "0.1"
+    assert not (run_dir / "a.log").exists()  # the orchestrator never launched phase a itself
+    assert h.log_lines(log, "[jobkit] START") == 1
+    assert h.phase("b", run_dir).status == "passed"
+    assert h.events(run_dir, "adopted")
+
+
+def test_kill9_then_resume_readopts_without_a_second_launch(h: Harness, tmp_path: Path) -> None:
+    counter = tmp_path / "launches"
+    cfg = h.config([{"name": "a", "command": job("counted_job.py", "--counter", str(counter), "--sleep", "0.25"),
+                     "post": "items"},
+                    {"name": "b", "depends_on": ["a"], "command": job("jobkit_fake.py")}])
+    orch = h.start("run", str(cfg))
+    a = _running(h, "a", min_dates=2)
+    os.kill(orch.pid, signal.SIGKILL)
+    orch.wait(5)
+    assert alive(a.pid)  # the phase outlives its orchestrator (own session)
+    assert h.run_record().status == "running"  # nothing was recorded: it was kill -9
+    r = h.cli("resume")
+    assert r.code == 0, r.err + r.out
+    assert counter.read_text().split() == [str(a.pid)]  # launched exactly once
+    a2 = h.phase("a")
+    assert (a2.status, a2.pid, a2.attempt, a2.exit_known) == ("passed", a.pid, 1, False)
+    assert h.events(kind="readopted")
+    assert h.phase("b").status == "passed"
+
+
+def test_resume_judges_a_phase_that_ended_unwatched(h: Harness, tmp_path: Path) -> None:
+    counter = tmp_path / "launches"
+    cfg = h.config([{"name": "a", "command": job("counted_job.py", "--counter", str(counter), "--sleep", "0.1"),
+                     "post": "items"}])
+    orch = h.start("run", str(cfg))
+    a = _running(h, "a")
+    os.kill(orch.pid, signal.SIGKILL)
+    orch.wait(5)
+    wait_for(lambda: not alive(a.pid), what="phase to end")
+    r = h.cli("resume")
+    assert r.code == 0, r.err + r.out
+    assert len(counter.read_text().split()) == 1
+    assert h.phase("a").status == "passed"
+    assert h.events(kind="ended_unwatched")
+
+
+def test_second_run_is_refused_then_stop(h: Harness, tmp_path: Path) -> None:
+    cfg = h.config([{"name": "a", "command": job("jobkit_fake.py", "--sleep", "0.5", "--days", "100")}])
+    orch = h.start("run", str(cfg))
+    a = _running(h, "a")
+    run = h.run_record()
+    r = h.cli("run", str(cfg))
+    assert r.code == 2, r.err
+    assert f"PID {orch.pid}" in r.err and run.id in r.err and "lock-held" in r.err
+    st = json.loads(h.cli("status", "--json").out)
+    assert st["orchestrator_alive"] is True and st["phases"][0]["alive"] is True
+    assert st["phases"][0]["pid"] == a.pid and st["phases"][0]["status"] == "running"
+    r = h.cli("stop", "--grace", "5")
+    assert r.code == 0, r.err
+    assert orch.wait(10) == 1
+    assert not alive(a.pid)
+    assert h.phase("a").status == "stopped"
+    assert h.run_record().status == "stopped"
+
+
+def test_stale_lock_is_taken_over_with_a_warning(h: Harness, monkeypatch) -> None:
+    cfg = h.config([{"name": "a", "command": job("jobkit_fake.py")}])
+    monkeypatch.chdir(h.root)  # the config's relative paths (and so the lock's warehouse label) start here
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    from backfill_orchestrator.config import load_config
+    c = load_config(cfg)
+    path = lock_path(h.logs, c.pipeline, c.warehouse_label())
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"pid": dead.pid, "host": os.uname().nodename, "run_id": "old-run",
+                                "since": "2026-01-01T00:00:00Z", "create_time": 1.0, "label": c.warehouse_label()}))
+    r = h.cli("run", str(cfg))
+    assert r.code == 0, r.err + r.out
+    ev = h.events(kind="lock_taken_over")
+    assert len(ev) == 1 and "old-run" in ev[0].message and f"PID {dead.pid}" in ev[0].message
+    assert not path.exists()  # released at the end
+
+
+def test_restart_from_reruns_those_dates_and_regates_dependents(h: Harness) -> None:
+    cfg = h.config([{"name": "a", "command": job("jobkit_fake.py"), "post": "items"},
+                    {"name": "b", "depends_on": ["a"], "command": job("jobkit_fake.py"), "post": "items"}])
+    assert h.cli("run", str(cfg)).code == 0
+    run_dir = h.run_dir()
+    r = h.cli("restart", "a", "--from", "2024-10-28", "--run", run_dir.name)
+    assert r.code == 0, r.err + r.out
+    a, b = h.phase("a", run_dir), h.phase("b", run_dir)
+    assert (a.status, a.attempt, b.status, b.attempt) == ("passed", 2, "passed", 1)  # b: gated, not relaunched
+    assert [d.isoformat() for d in read_date_file(a.dates_file)] == ["2024-10-28", "2024-10-29", "2024-10-30",
+                                                                     "2024-10-31"]
+    with open_state(run_dir) as st:
+        assert [g.kind for g in st.gate_results("b")] == ["post", "post"]
+    assert h.log_lines(b.log_path, "[jobkit] START") == 1
+
+
+def test_sigterm_records_and_leaves_the_phase_running(h: Harness, tmp_path: Path) -> None:
+    counter = tmp_path / "launches"
+    cfg = h.config([{"name": "a", "command": job("counted_job.py", "--counter", str(counter), "--sleep", "0.3")}])
+    orch = h.start("run", str(cfg))
+    a = _running(h, "a")
+    os.kill(orch.pid, signal.SIGHUP)  # ignored
+    os.kill(orch.pid, signal.SIGTERM)
+    assert orch.wait(5) == 1
+    assert h.run_record().status == "interrupted"
+    assert alive(a.pid)  # 10 dates x 0.3 s: still working when its orchestrator has left
+    assert h.events(kind="phase_left_running")
+    r = h.cli("resume")
+    assert r.code == 0, r.err + r.out
+    assert len(counter.read_text().split()) == 1
+
+
+def test_stop_without_its_orchestrator_stops_the_phase_group(h: Harness, tmp_path: Path) -> None:
+    cfg = h.config([{"name": "a", "command": job("jobkit_fake.py", "--sleep", "0.5", "--days", "100")}])
+    orch = h.start("run", str(cfg))
+    a = _running(h, "a")
+    os.kill(orch.pid, signal.SIGKILL)
+    orch.wait(5)
+    r = h.cli("stop", "--grace", "5")
+    assert r.code == 0 and "a: SIGTERM" in r.out, r.err + r.out
+    assert not alive(a.pid)
+    assert (h.phase("a").status, h.run_record().status) == ("stopped", "stopped")

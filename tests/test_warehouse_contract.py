@@ -411,3 +411,13 @@ def test_bigquery_parameter_type_errors() -> None:
         query_parameter("p", [1, "a"])
     with pytest.raises(UsageError, match="unsupported type"):
         query_parameter("p", object())
+
+
+@pytest.mark.bigquery
+def test_bigquery_without_credentials_is_one_line_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from backfill_orchestrator.warehouse.bigquery import BigQueryWarehouse
+
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    with pytest.raises(WarehouseError, match="no Google credentials") as e:
+        BigQueryWarehouse(project="p")  # no endpoint: real BigQuery, which needs credentials
+    assert "\n" not in str(e.value)

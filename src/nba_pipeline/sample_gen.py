@@ -67,7 +67,7 @@ class SeasonData:
 def _new_player(rng: random.Random, n: int) -> Player:
     return Player(
         player_id=f"P{n:05d}", name=f"{rng.choice(_FIRST)} {rng.choice(_LAST)}",
-        minutes_weight=rng.uniform(0.3, 1.0), fga_rate=rng.uniform(0.2, 0.5), three_share=rng.uniform(0.1, 0.6),
+        minutes_weight=rng.uniform(0.3, 1.0), fga_rate=rng.uniform(0.28, 0.42), three_share=rng.uniform(0.2, 0.5),
         ft_rate=rng.uniform(0.12, 0.38), fg2_pct=rng.uniform(0.46, 0.6), fg3_pct=rng.uniform(0.3, 0.41),
         ft_pct=rng.uniform(0.65, 0.92), reb_rate=rng.uniform(0.08, 0.33), ast_rate=rng.uniform(0.04, 0.27))
 

@@ -94,3 +94,24 @@ def test_rich_table_on_a_terminal(tmp_path: Path, suite_dir: Path):
                        dt.date(2024, 2, 29))
     text = render.rich_text([result])
     assert "\x1b[" in text and "points_range" in text and "FAIL" in text and "┃" in text
+
+
+def test_config_gives_warehouse_suites_and_calendar(tmp_path: Path, suite_dir: Path):
+    db = tmp_path / "w.duckdb"
+    w = DuckDBWarehouse(db)
+    build(w)
+    w.close()
+    write_suite(suite_dir, ALL)
+    cfg = tmp_path / "pipeline.yaml"
+    root = Path(__file__).resolve().parents[2]
+    cfg.write_text(f"pipeline: t\nwarehouse: {{duckdb: {{path: {db}}}}}\ncalendar: {root / 'config' / 'seasons.yaml'}\n"
+                   f"suites: [{suite_dir}]\nphases:\n  - {{name: a, command: [echo], dates: {{start: 2024-02-01, "
+                   f"end: 2024-02-02}}}}\n")
+    args = ["validate", "--suite", "players", "--start-date", "2024-02-01", "--end-date", "2024-02-29",
+            "--config", str(cfg)]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    assert "players: vt.player_games 2024-02-01..2024-02-29: PASS" in r.output
+    db.unlink()
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 2 and "warehouse DuckDB file not found" in r.output and not db.exists()

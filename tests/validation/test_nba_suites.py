@@ -56,6 +56,11 @@ def test_dropped_team_box_scores_fail_player_gate_on_usage_rate_naming_the_range
     assert checks["usage_rate_coverage_regression"].status is Status.FAIL
     assert "2024-12-02..2024-12-05 (4 dates)" in checks["minutes_sum_per_team_game"].evidence
     assert checks["points_coverage"].status is Status.PASS
+    # The team gate sees the gap against the schedule as a WARNING (raw box scores may lag upstream) while its
+    # own transform is complete against its input; the player gate is where the run stops.
     team = run_suite(wh, suites["team_offense_game_summary"], *CHECKED, calendar=calendar)
-    assert team.gate_status is Status.FAIL
-    assert "2024-12-02..2024-12-05 (4 dates)" in {c.name: c for c in team.checks}["dates_complete"].evidence
+    tchecks = {c.name: c for c in team.checks}
+    assert team.gate_status is Status.WARN
+    assert tchecks["dates_complete"].status is Status.FAIL and tchecks["dates_complete"].severity == "warning"
+    assert "2024-12-02..2024-12-05 (4 dates)" in tchecks["dates_complete"].evidence
+    assert tchecks["dates_complete_vs_team_box_scores"].status is Status.PASS

@@ -89,6 +89,9 @@ def _setup(suites_path: str | None, duckdb_path: str | None, config_path: str | 
         return DuckDBWarehouse(duckdb_path, read_only=True), suites, calendar
     if cfg is None:
         raise UsageError(f"no warehouse: give --warehouse DUCKDB_FILE or --config FILE ({DEFAULT_CONFIG} not found)")
+    if cfg.warehouse.kind == "duckdb" and not Path(cfg.warehouse.path).is_file():
+        # validating must not create an empty database where the data was expected
+        raise UsageError(f"{cfg.path}: warehouse DuckDB file not found: {cfg.warehouse.path}")
     return open_warehouse(cfg.warehouse), suites, calendar
 
 

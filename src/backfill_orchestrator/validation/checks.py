@@ -113,7 +113,7 @@ def evaluate(check: Check, p: Plan, env: Env) -> CheckResult:
 def _result(check: Check, status: Status, observed: Any, evidence: str, threshold: str | None = None) -> CheckResult:
     return CheckResult(name=check.name, type=check.type, severity=check.severity, status=status,
                        observed=observed, threshold=check.threshold.describe() if threshold is None else threshold,
-                       evidence=evidence, column=check.column)
+                       evidence=evidence, column=check.column, if_no_baseline=check.if_no_baseline)
 
 
 def _judge(check: Check, value: float | None, pct: float | None) -> Status:

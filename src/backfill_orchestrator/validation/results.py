@@ -35,11 +35,19 @@ class CheckResult:
     evidence: str  # why: missing date ranges, failing dates, the error message, the baseline reason
     examples: list[dict[str, Any]] = field(default_factory=list)
     column: str | None = None
+    if_no_baseline: str = "warn"  # how a NO_BASELINE result counts in the gate: warn | pass | fail
 
     @property
     def blocking(self) -> bool:
         """True when this result makes the gate FAIL."""
+        if self.status is Status.NO_BASELINE:
+            return self.severity == "critical" and self.if_no_baseline == "fail"
         return self.severity == "critical" and self.status in (Status.FAIL, Status.ERROR)
+
+    @property
+    def counts_as_pass(self) -> bool:
+        """PASS, or NO_BASELINE on a check that says an empty baseline is fine (it is still shown as such)."""
+        return self.status is Status.PASS or (self.status is Status.NO_BASELINE and self.if_no_baseline == "pass")
 
 
 @dataclass
@@ -71,9 +79,10 @@ class SuiteResult:
 
 
 def gate_status(checks: list[CheckResult]) -> Status:
-    """FAIL if any critical check FAILed or ERRORed; WARN if anything else is not PASS; else PASS."""
+    """FAIL if any critical check FAILed or ERRORed; WARN if anything else is not PASS; else PASS.
+    A NO_BASELINE counts as its check's `if_no_baseline` says (default: a warning)."""
     if any(c.blocking for c in checks):
         return Status.FAIL
-    if any(c.status is not Status.PASS for c in checks):
+    if not all(c.counts_as_pass for c in checks):
         return Status.WARN
     return Status.PASS

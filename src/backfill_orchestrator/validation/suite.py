@@ -44,7 +44,8 @@ _KEYS = {
     "range": {"column", "where", "allowed", "examples"},
     "outliers": {"column", "where", "allowed", "examples"},
     "statistics": {"column", "where", "stat", "quantile"},
-    "regression": {"metric", "column", "where", "regression", "degradation", "direction", "baseline"},
+    "regression": {"metric", "column", "where", "regression", "degradation", "direction", "baseline",
+                   "if_no_baseline"},
     "temporal": {"metric", "column", "where", "window", "drop_below", "trend_min"},
     "consistency": {"expression", "expected", "where", "group_by", "tolerance", "examples"},  # expected: n|expr|table
     "custom_sql": {"sql", "returns", "sample_percent", "examples"},
@@ -155,6 +156,7 @@ class Check:
     degradation: float | None = None  # percent of baseline under which it WARNs
     direction: str = "down"
     baseline: Baseline | None = None
+    if_no_baseline: str = "warn"  # warn | pass | fail: what an empty baseline means for the gate
     window: int = 7
     drop_below: float = 50.0
     trend_min: float | None = None
@@ -355,6 +357,8 @@ def _statistics(m: dict[str, Node], f: dict) -> None:
 def _regression(m: dict[str, Node], f: dict) -> None:
     f["metric"] = m["metric"].choice(METRICS)
     f["direction"] = m["direction"].choice(("down", "up")) if "direction" in m else "down"
+    if "if_no_baseline" in m:
+        f["if_no_baseline"] = m["if_no_baseline"].choice(("warn", "pass", "fail"))
     default = (90.0, 97.0) if f["direction"] == "down" else (110.0, 103.0)
     f["regression"] = _pct(m["regression"]) if "regression" in m else default[0]
     f["degradation"] = _pct(m["degradation"]) if "degradation" in m else max(default[1], f["regression"]) \

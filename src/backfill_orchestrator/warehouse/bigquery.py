@@ -76,9 +76,7 @@ def _scalar_type(name: str, value: Any) -> str:
 
 
 def _json_value(v: Any) -> Any:
-    if isinstance(v, dt.datetime):
-        return v.isoformat()
-    if isinstance(v, dt.date):
+    if isinstance(v, dt.date):  # and datetime: ISO 8601 is what a JSON load expects for DATE and TIMESTAMP
         return v.isoformat()
     if isinstance(v, Decimal):
         return str(v)
@@ -113,14 +111,22 @@ class BigQueryWarehouse:
                  datasets: Mapping[str, str] | None = None, dataset_prefix: str = "",
                  retry: Retry | None = None) -> None:
         from google.auth.credentials import AnonymousCredentials
+        from google.auth.exceptions import DefaultCredentialsError
 
         if endpoint is not None and not endpoint.startswith(("http://", "https://")):
             raise UsageError(f"bigquery endpoint {endpoint!r} must start with http:// or https://")
         # Anonymous credentials only for an emulator; real BigQuery uses Application Default Credentials.
-        self._client = bigquery.Client(
-            project=project, location=location,
-            credentials=AnonymousCredentials() if endpoint else None,
-            client_options={"api_endpoint": endpoint} if endpoint else None)
+        try:
+            self._client = bigquery.Client(
+                project=project, location=location,
+                credentials=AnonymousCredentials() if endpoint else None,
+                client_options={"api_endpoint": endpoint} if endpoint else None)
+        except DefaultCredentialsError as e:
+            raise WarehouseError(f"no Google credentials for BigQuery ({str(e).splitlines()[0]}); run "
+                                 "`gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS") \
+                from None
+        except OSError as e:  # the client raises OSError when no project can be determined
+            raise WarehouseError(f"BigQuery project not set: {str(e).splitlines()[0]}") from None
         self.project = self._client.project
         self.location = location
         self._datasets = tuple(sorted((datasets or {}).items()))
@@ -148,9 +154,16 @@ class BigQueryWarehouse:
 
     def _run(self, sql: str, text: str, config: bigquery.QueryJobConfig) -> tuple[bigquery.QueryJob, list[dict]]:
         t0 = time.perf_counter()
+
+        def attempt() -> tuple[bigquery.QueryJob, list[dict]]:
+            # `retry` covers each API call; a job that itself failed transiently is re-run whole (a new job; a
+            # failed script has rolled its transaction back). job_retry=None because the client's own job
+            # retry also retries connection errors for 10 minutes, which turns a wrong endpoint into a hang.
+            job = self._client.query(text, job_config=config, retry=self._retry, job_retry=None)
+            return job, [dict(r.items()) for r in job.result(retry=self._retry, job_retry=None)]
+
         with _errors(sql):
-            job = self._client.query(text, job_config=config, retry=self._retry, job_retry=self._retry)
-            rows = [dict(r.items()) for r in job.result(retry=self._retry)]
+            job, rows = self._retry(attempt)()
         self.last_stats = QueryStats(digest(sql), time.perf_counter() - t0, len(rows), job.job_id,
                                      job.total_bytes_processed)
         log.info("bigquery job %s query %s %.3fs rows=%d bytes=%s", job.job_id, self.last_stats.digest,
@@ -162,6 +175,8 @@ class BigQueryWarehouse:
         return self._run(sql, text, self._config(text, params))[1]
 
     def execute(self, statements: Sequence[Statement], params: Mapping[str, Any] | None = None) -> int:
+        """DML statements as ONE job: a single statement as is, several as a script in a transaction (BigQuery
+        rolls it back when any statement fails). DDL does not belong here: BigQuery refuses it in transactions."""
         texts: list[str] = []
         merged: dict[str, Any] = dict(params or {})
         for st in statements:
@@ -200,7 +215,7 @@ class BigQueryWarehouse:
         with _errors(sql):
             job = self._client.query(text, job_config=self._config(text, params, dry_run=True,
                                                                   use_query_cache=False),
-                                     retry=self._retry)
+                                     retry=self._retry, job_retry=None)
         return DryRun(sql=text, bytes_estimate=job.total_bytes_processed)
 
     # -- tables -----------------------------------------------------------------------------------------

@@ -51,6 +51,7 @@ def _translate(sql: str, dialect: str, datasets: tuple[tuple[str, str], ...], pr
                     table.set(slot, exp.to_identifier(real_dataset(part.name, datasets, prefix)))
         if dialect == "duckdb":
             _dates_stay_dates(tree)
+            _sunday_is_one(tree)
         out.append(tree.sql(dialect=dialect))
     return ";\n".join(out)
 
@@ -59,3 +60,10 @@ def _dates_stay_dates(tree: exp.Expression) -> None:
     """BigQuery's DATE_ADD/DATE_SUB return a DATE; DuckDB's `date + INTERVAL` returns a TIMESTAMP."""
     for node in reversed(list(tree.find_all(exp.DateAdd, exp.DateSub))):  # innermost first
         node.replace(exp.cast(node.copy(), exp.DataType.Type.DATE))
+
+
+def _sunday_is_one(tree: exp.Expression) -> None:
+    """BigQuery's EXTRACT(DAYOFWEEK) counts Sunday = 1 .. Saturday = 7; DuckDB's counts Sunday = 0."""
+    for node in list(tree.find_all(exp.Extract)):
+        if node.this.name.upper() == "DAYOFWEEK":
+            node.replace(exp.Paren(this=exp.Add(this=node.copy(), expression=exp.Literal.number(1))))

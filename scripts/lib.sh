@@ -1,0 +1,104 @@
+# shellcheck shell=bash
+# Shared helpers for scripts/*.sh. Source it from the repository root; it only defines functions.
+#   ensure_venv         .venv       = the project + its dev extra   (reinstalled only when pyproject.toml changes)
+#   ensure_bqemu_venv   .venv-bqemu = the BigQuery emulator, in its own venv (it pins an older duckdb)
+#   ensure_chromium     Debian's chromium, for the test that renders the run report headless
+#   stop_pid_group PID  TERM the process group PID leads, KILL it after a grace period
+# A venv is rebuilt from scratch when its interpreter no longer runs (e.g. the repository moved).
+
+# bqemulator is pinned because scripts/bqemu.py patches its internals; duckdb and the spatial extension
+# wheel must match exactly (the extension is loaded from that wheel instead of downloaded).
+BQEMU_REQUIREMENTS=("bqemulator==1.4.0" "numpy" "duckdb==1.5.5" "duckdb-extension-spatial==1.5.5")
+
+say() { printf '%s\n' "$*" >&2; }
+die() { say "error: $*"; exit 1; }
+
+# Seconds since the epoch with microseconds (bash 5), for timings.
+now() { printf '%s' "${EPOCHREALTIME:-$(date +%s.%N)}"; }
+elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+find_python() {
+  local c
+  for c in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
+    [[ -n $c ]] && command -v "$c" >/dev/null 2>&1 || continue
+    if "$c" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      printf '%s' "$c"
+      return 0
+    fi
+  done
+  die "Python >= 3.11 not found (set PYTHON=/path/to/python3.11)"
+}
+
+# _ensure_env DIR STAMP_TEXT PIP_ARGS...: (re)create DIR when needed, pip install when STAMP_TEXT changed.
+_ensure_env() {
+  local dir=$1 want=$2
+  shift 2
+  local stamp="$dir/.installed-stamp"
+  if [[ -x $dir/bin/python ]] && ! "$dir/bin/python" -c '' 2>/dev/null; then
+    say "$dir: interpreter does not run any more; recreating"
+    rm -rf "$dir"
+  fi
+  if [[ -f $stamp && $(<"$stamp") == "$want" ]]; then
+    return 0
+  fi
+  if [[ ! -x $dir/bin/python ]]; then
+    say "$dir: creating virtual environment"
+    "$(find_python)" -m venv "$dir" || die "could not create $dir"
+  fi
+  say "$dir: installing $*"
+  "$dir/bin/python" -m pip install --disable-pip-version-check -q "$@" || die "pip install into $dir failed"
+  printf '%s' "$want" >"$stamp"
+}
+
+ensure_venv() {
+  local want
+  want="pyproject $(sha256sum pyproject.toml | cut -d' ' -f1)"
+  _ensure_env .venv "$want" -e ".[dev]"
+}
+
+ensure_bqemu_venv() {
+  _ensure_env .venv-bqemu "${BQEMU_REQUIREMENTS[*]}" "${BQEMU_REQUIREMENTS[@]}"
+}
+
+ensure_chromium() {
+  command -v chromium >/dev/null 2>&1 && return 0
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo=sudo
+  say "installing chromium (Debian package) for the report rendering test"
+  $sudo apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+    --no-install-recommends chromium fonts-dejavu-core >/dev/null || die "could not install chromium with apt-get"
+}
+
+# http_ok URL: true when URL answers 2xx within a second.
+http_ok() {
+  if command -v curl >/dev/null 2>&1; then
+    curl -sf -o /dev/null --max-time 1 "$1"
+  else
+    .venv/bin/python -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "$1" \
+      >/dev/null 2>&1
+  fi
+}
+
+# _alive PID: the process exists and is not a zombie waiting to be reaped.
+_alive() {
+  local state
+  state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
+  [[ -n $state && $state != Z* ]]
+}
+
+# stop_pid_group PID [GRACE_SECONDS]: TERM the group led by PID, wait up to GRACE, then KILL it.
+stop_pid_group() {
+  local pid=$1 grace=${2:-10} deadline
+  [[ -n $pid ]] || return 0
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || return 0
+  deadline=$(awk -v t="$(now)" -v g="$grace" 'BEGIN { printf "%.3f", t + g }')
+  while _alive "$pid"; do
+    if awk -v t="$(now)" -v d="$deadline" 'BEGIN { exit !(t > d) }'; then
+      say "process group $pid did not stop within ${grace}s of SIGTERM; sending SIGKILL"
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+      break
+    fi
+    sleep 0.1
+  done
+  wait "$pid" 2>/dev/null || true
+}

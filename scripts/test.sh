@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Run the tests: both virtual environments up to date, the BigQuery emulator on 127.0.0.1 (a free port),
+# pytest with any arguments given, the emulator stopped by its PID whatever happens; exits with pytest's status.
+#   scripts/test.sh                                     the whole suite (what CI runs: .ci/run)
+#   scripts/test.sh tests/test_warehouse_contract.py -x  any pytest arguments
+# Emulator log, port and BigQuery test count: logs/test/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+
+run_dir=logs/test
+START_DEADLINE=${BACKFILL_BQEMU_START_DEADLINE:-60}
+EMU_PID=""
+PYTEST_PID=""
+
+cleanup() {
+  local status=$?
+  trap - EXIT INT TERM
+  if [[ -n $PYTEST_PID ]] && _alive "$PYTEST_PID"; then
+    kill -TERM "$PYTEST_PID" 2>/dev/null || true
+    wait "$PYTEST_PID" 2>/dev/null || true
+  fi
+  if [[ -n $EMU_PID ]]; then
+    stop_pid_group "$EMU_PID"
+  fi
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+t_setup=$(now)
+ensure_venv
+ensure_bqemu_venv
+ensure_chromium
+say "test.sh: environments ready in $(elapsed "$t_setup")s"
+
+mkdir -p "$run_dir"
+rm -f "$run_dir/bqemu.port" "$run_dir/bigquery-tests.txt"
+t_emu=$(now)
+# set -m: the emulator gets its own process group (PGID = its PID), so it can be stopped as a whole and a
+# Ctrl-C meant for pytest does not reach it first.
+set -m
+.venv-bqemu/bin/python scripts/bqemu.py --port-file "$run_dir/bqemu.port" --staging-dir "$run_dir/uploads" \
+  >"$run_dir/bqemu.log" 2>&1 &
+EMU_PID=$!
+set +m
+echo "$EMU_PID" >"$run_dir/bqemu.pid"
+
+endpoint=""
+deadline=$(awk -v t="$(now)" -v g="$START_DEADLINE" 'BEGIN { printf "%.3f", t + g }')
+while :; do
+  if ! _alive "$EMU_PID"; then
+    tail -n 20 "$run_dir/bqemu.log" >&2 || true
+    die "the BigQuery emulator exited during start (log: $run_dir/bqemu.log); BigQuery tests cannot run"
+  fi
+  if [[ -s $run_dir/bqemu.port ]]; then
+    endpoint="http://127.0.0.1:$(<"$run_dir/bqemu.port")"
+    http_ok "$endpoint/readyz" && break
+  fi
+  if awk -v t="$(now)" -v d="$deadline" 'BEGIN { exit !(t > d) }'; then
+    tail -n 20 "$run_dir/bqemu.log" >&2 || true
+    die "the BigQuery emulator was not ready within ${START_DEADLINE}s (log: $run_dir/bqemu.log)"
+  fi
+  sleep 0.05
+done
+say "test.sh: BigQuery emulator ready at $endpoint (pid $EMU_PID) in $(elapsed "$t_emu")s"
+
+export BACKFILL_TEST_BQ_ENDPOINT=$endpoint
+export BACKFILL_TEST_BQ_REPORT=$run_dir/bigquery-tests.txt
+t_tests=$(now)
+# pytest runs in the background and is waited for, so a TERM sent to this script is acted on at once.
+.venv/bin/pytest "$@" &
+PYTEST_PID=$!
+set +e
+wait "$PYTEST_PID"
+status=$?
+set -e
+PYTEST_PID=""
+say "test.sh: pytest finished with status $status in $(elapsed "$t_tests")s"
+if [[ -s $BACKFILL_TEST_BQ_REPORT ]]; then
+  say "test.sh: $(<"$BACKFILL_TEST_BQ_REPORT")"
+else
+  say "test.sh: BigQuery-backend tests: none ran"
+fi
+if [[ ${CI:-} == true && $# -eq 0 && $status -eq 0 ]] && ! grep -qE ': [1-9][0-9]* ran' "$BACKFILL_TEST_BQ_REPORT" 2>/dev/null; then
+  say "test.sh: CI ran the whole suite but no BigQuery-backend test ran; failing"
+  status=1
+fi
+exit "$status"

@@ -417,8 +417,9 @@ class Orchestrator:
         if self.notifier is not None:
             try:
                 self.notifier.close(timeout=15.0)
-            except Exception:
-                pass
+            except Exception as e:  # the run has ended and is recorded; an undelivered message must not change that
+                if self.log is not None:
+                    self.log.line(f"notify_failed: while draining: {type(e).__name__}: {e}")
         if self.console is not None:
             self.console.close()
         if self.log is not None:

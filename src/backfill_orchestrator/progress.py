@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Callable
 
 from .process import ExitInfo, ProcessHandle, wait
+from .progress_formats import _utc  # one rule for naive times: they are UTC
 from .progress_formats import (BUILTIN_FORMATS, AutoParser, JobkitParser, LegacyParser, LineParser, Progress,
                                RegexFormat, RegexParser, parser_for)
 
@@ -227,10 +228,6 @@ def _rate(r: float | None) -> str:
     if r is None:
         return "?"
     return f"{r:.1f}" if r >= 0.95 else f"{r:.2g}"
-
-
-def _utc(t: dt.datetime) -> dt.datetime:
-    return t.astimezone(dt.timezone.utc) if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
 
 
 def log_status(progress: Progress) -> str:

@@ -24,6 +24,8 @@ the log (PROGRESS lines) win when larger; a completion block's counts are final.
 """
 from __future__ import annotations
 
+import abc
+
 import collections
 import datetime as dt
 import re
@@ -111,7 +113,7 @@ def _parse_rate(text: str) -> float | None:
     return float(m.group(1)) * {"s": 60.0, "m": 1.0, "h": 1 / 60}[unit]
 
 
-class LineParser:
+class LineParser(abc.ABC):
     """Base: per-date bookkeeping, stated/final counts, fatal lines, rate and ETA. Subclasses implement `_line`."""
 
     name = "unknown"
@@ -162,12 +164,13 @@ class LineParser:
     def _line_time(self, line: str) -> dt.datetime | None:
         return None
 
+    @abc.abstractmethod
     def _line(self, line: str, t: dt.datetime) -> bool:
-        raise NotImplementedError
+        """Take one line of this format into the counts; True when it told something."""
 
+    @abc.abstractmethod
     def detect(self, line: str) -> bool:
         """True when `line` is recognisably this format (auto-detection)."""
-        raise NotImplementedError
 
     def _check_fatal(self, line: str) -> None:
         if self._in_traceback:

@@ -6,6 +6,7 @@ exit codes. Informational messages go to stderr so stdout carries only `[jobkit]
 """
 from __future__ import annotations
 
+import abc
 import argparse
 import datetime as dt
 import hashlib
@@ -49,7 +50,7 @@ class JobContext:
     state: dict[str, Any] = field(default_factory=dict)  # what prepare() computed for process()
 
 
-class Processor:
+class Processor(abc.ABC):
     """One phase job. Subclasses set `name`/`module` and implement `process`; `prepare` runs once first."""
 
     name = "job"
@@ -66,8 +67,9 @@ class Processor:
     def prepare(self, ctx: JobContext, dates: Sequence[dt.date]) -> None:
         """Create target tables (never in dry-run), look up what can be looked up once for all dates."""
 
+    @abc.abstractmethod
     def process(self, ctx: JobContext, d: dt.date) -> DateResult:
-        raise NotImplementedError
+        """Write one date (idempotently) and say what happened."""
 
     def batch_key(self, ctx: JobContext, d: dt.date) -> Any:
         """Dates with different keys never share a batch (e.g. composite factors: season and bootstrap)."""

@@ -33,6 +33,7 @@ class Env:
     baselines: dict[str, tuple[dt.date, dt.date] | str] = field(default_factory=dict)  # check -> range | reason
     own: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # check -> rows of its own query
     _totals: dict[tuple, float] = field(default_factory=dict, repr=False)
+    _per_date: dict[tuple, dict[dt.date, float]] = field(default_factory=dict, repr=False)
 
     @functools.cached_property
     def dates(self) -> list[dt.date]:
@@ -42,12 +43,15 @@ class Env:
         a, b = a or self.start, b or self.end
         memo = (key, alias, a, b)  # many checks share an aggregate (e.g. the rows matching a `where`)
         if memo not in self._totals:
-            self._totals[memo] = sum(_f(r.get(alias)) for d, r in self.frames[key].items() if a <= d <= b)
+            self._totals[memo] = sum(self.per_date(key, alias, a, b).values())
         return self._totals[memo]
 
     def per_date(self, key: str, alias: str, a: dt.date | None = None, b: dt.date | None = None) -> dict[dt.date, float]:
         a, b = a or self.start, b or self.end
-        return {d: _f(r.get(alias)) for d, r in self.frames[key].items() if a <= d <= b}
+        memo = (key, alias, a, b)  # read-only for callers: shared by every check that needs this series
+        if memo not in self._per_date:
+            self._per_date[memo] = {d: _f(r.get(alias)) for d, r in self.frames[key].items() if a <= d <= b}
+        return self._per_date[memo]
 
 
 MAIN = "main"

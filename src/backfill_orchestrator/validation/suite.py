@@ -22,13 +22,15 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import sqlglot
-from sqlglot import exp
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, UsageError
 from ..warehouse.base import check_identifier, check_table
+from ..warehouse.sql import expression_info, parse_one_expression, select_error
 from ..yamlsource import Node, load_yaml
+
+if TYPE_CHECKING:  # SQL fragments are analysed through warehouse.sql's cache, so loading needs no sqlglot
+    from sqlglot import exp
 
 CHECK_TYPES = ("coverage", "row_count", "distinct_count", "completeness", "range", "outliers", "statistics",
                "regression", "temporal", "consistency", "custom_sql")
@@ -417,12 +419,9 @@ def _completeness(m: dict[str, Node], f: dict) -> None:
 
 def _custom(m: dict[str, Node], f: dict) -> None:
     text = m["sql"].str()
-    try:
-        trees = [t for t in sqlglot.parse(text, read="bigquery") if t is not None]
-    except sqlglot.errors.ParseError as e:
-        raise m["sql"].error(f"SQL does not parse as BigQuery SQL: {str(e).splitlines()[0]}") from None
-    if len(trees) != 1 or not isinstance(trees[0], (exp.Select, exp.Union, exp.Query)):
-        raise m["sql"].error("expected one SELECT statement")
+    problem = select_error(text)
+    if problem is not None:
+        raise m["sql"].error(problem)
     f["sql"] = text
     f["returns"] = m["returns"].choice(("value", "rows")) if "returns" in m else "value"
     if "sample_percent" in m:
@@ -478,12 +477,12 @@ def _expr(node: Node, *, aggregate: bool) -> str:
     """A BigQuery SQL expression over one table's columns; aggregates required or forbidden."""
     v = node.scalar()
     text = str(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else node.str()
-    tree = parse_expression(text)
-    if tree is None:
+    info = expression_info(text)
+    if info is None:
         raise node.error(f"not a SQL expression: {text!r}")
-    if tree.find(exp.Select) is not None:
+    if info.has_subquery:
         raise node.error("subqueries are not allowed here; use a custom_sql check")
-    has_agg = tree.find(exp.AggFunc) is not None
+    has_agg = info.has_aggregate
     if aggregate and not has_agg:
         raise node.error(f"expected an aggregate per group such as SUM(x) or MAX(x), got {text!r}")
     if not aggregate and has_agg:
@@ -492,18 +491,12 @@ def _expr(node: Node, *, aggregate: bool) -> str:
 
 
 def parse_expression(text: str) -> exp.Expression | None:
-    try:
-        trees = sqlglot.parse(f"SELECT {text}", read="bigquery")
-    except sqlglot.errors.ParseError:
-        return None
-    if len(trees) != 1 or not isinstance(trees[0], exp.Select) or len(trees[0].expressions) != 1:
-        return None
-    return trees[0].expressions[0]
+    return parse_one_expression(text)
 
 
 def expression_columns(text: str) -> set[str]:
-    tree = parse_expression(text)
-    return {c.name for c in tree.find_all(exp.Column)} if tree is not None else set()
+    info = expression_info(text)
+    return set(info.columns) if info is not None else set()
 
 
 def _num(v: float) -> str:

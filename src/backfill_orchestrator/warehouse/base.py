@@ -7,6 +7,7 @@ that come from configuration pass `check_identifier` and are quoted by the imple
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Protocol, Sequence
 
@@ -52,6 +53,23 @@ class QueryStats:
     rows: int
     job_id: str | None = None
     bytes_processed: int | None = None
+
+
+class PerThread:
+    """An attribute whose value is per thread: `last_stats` of a warehouse shared by worker threads (and by a
+    suite's concurrent queries) names the statement that THIS thread ran last."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._slot = f"_per_thread_{name}"
+
+    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+        if obj is None:
+            return self
+        tls = obj.__dict__.get(self._slot)
+        return getattr(tls, "value", None)
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__.setdefault(self._slot, threading.local()).value = value
 
 
 @dataclass

@@ -23,7 +23,7 @@ from google.api_core.retry import Retry, if_exception_type
 from google.cloud import bigquery
 
 from ..errors import ColumnNotFound, TableNotFound, UsageError, WarehouseError
-from .base import Column, DryRun, QueryStats, Statement, check_table
+from .base import Column, DryRun, PerThread, QueryStats, Statement, check_table
 from .sql import digest, real_dataset, translate
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,7 @@ def _errors(sql: str | None = None) -> Iterator[None]:
 
 class BigQueryWarehouse:
     dialect = "bigquery"
+    last_stats = PerThread()  # QueryStats of the statement this thread ran last
 
     def __init__(self, project: str | None = None, location: str | None = None, endpoint: str | None = None,
                  datasets: Mapping[str, str] | None = None, dataset_prefix: str = "",
@@ -132,7 +133,6 @@ class BigQueryWarehouse:
         self._datasets = tuple(sorted((datasets or {}).items()))
         self._prefix = dataset_prefix
         self._retry = retry or make_retry()
-        self.last_stats: QueryStats | None = None
 
     # -- naming -----------------------------------------------------------------------------------------
 

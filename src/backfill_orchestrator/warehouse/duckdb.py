@@ -11,7 +11,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import duckdb
 
 from ..errors import ColumnNotFound, TableNotFound, WarehouseError
-from .base import Column, DryRun, QueryStats, Statement, check_table
+from .base import Column, DryRun, PerThread, QueryStats, Statement, check_table
 from .sql import digest, real_dataset, translate
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ def _map_error(e: duckdb.Error) -> WarehouseError:
 
 class DuckDBWarehouse:
     dialect = "duckdb"
+    last_stats = PerThread()  # QueryStats of the statement this thread ran last
 
     def __init__(self, path: str | Path = ":memory:", datasets: Mapping[str, str] | None = None,
                  read_only: bool = False, dataset_prefix: str = "") -> None:
@@ -49,7 +50,6 @@ class DuckDBWarehouse:
         # serialised because DuckDB allows one writing transaction per table at a time.
         self._local = threading.local()
         self._write_lock = threading.Lock()
-        self.last_stats: QueryStats | None = None
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         cur = getattr(self._local, "cur", None)

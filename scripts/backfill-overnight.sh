@@ -19,7 +19,9 @@ mkdir -p "$logs"
 pidfile="$logs/overnight.pid"
 out="$logs/overnight.out"
 
-if [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+# alive = exists and is not a zombie waiting for its parent to reap it
+alive() { local st; st=$(ps -o stat= -p "$1" 2>/dev/null) && [[ -n $st && $st != Z* ]]; }
+if [[ -f "$pidfile" ]] && alive "$(cat "$pidfile")"; then
   echo "error: a backfill started by this script is still running (PID $(cat "$pidfile"), $pidfile);" \
        "see: $backfill status" >&2
   exit 2

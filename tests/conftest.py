@@ -22,6 +22,19 @@ import pytest
 from backfill_orchestrator.warehouse import Warehouse, WarehouseSettings, open_warehouse
 from backfill_orchestrator.warehouse.duckdb import DuckDBWarehouse
 
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_sql_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Tests (and the job processes they start, through the environment) keep translated SQL in their own
+    cache, never in the user's ~/.cache."""
+    old = os.environ.get("BACKFILL_CACHE_DIR")
+    os.environ["BACKFILL_CACHE_DIR"] = str(tmp_path_factory.mktemp("sqlcache"))
+    yield
+    if old is None:
+        os.environ.pop("BACKFILL_CACHE_DIR", None)
+    else:
+        os.environ["BACKFILL_CACHE_DIR"] = old
+
 ROOT = Path(__file__).resolve().parent.parent
 BQEMU_PYTHON = ROOT / ".venv-bqemu" / "bin" / "python"
 BQ_PROJECT = "test-project"

@@ -242,6 +242,8 @@ class PhaseRunner:
             follower.close()
         self.handle = None
         self._snapshot(progress, rec.attempt)
+        if self.o.console is not None:  # the bar shows where the phase ended, not its last poll
+            self.o.console.update(self.name, progress)
         outcome = judge_attempt(dates, progress, exit_info, date_status(parser), stopped)
         self.st.update_phase(self.name, exit_code=outcome.exit_code, exit_known=outcome.exit_known,
                              ended_at=now_iso(), log_offset=pos.offset, log_inode=pos.inode)
@@ -332,14 +334,17 @@ class PhaseRunner:
                          log_path=rec.log_path, progress=progress_text,
                          next_command=f"backfill restart {self.name} --run {self.o.run_id}")
 
-    def _snapshot(self, p: Progress, attempt: int | None) -> str:
+    def _snapshot(self, p: Progress, attempt: int | None, *, log: bool = True) -> str:
         line = format_progress_line(self.name, p, utcnow())
         self.st.add_progress(self.name, attempt, done=p.done, total=p.total, ok=p.ok, failed=p.failed,
                              skipped=p.skipped, records=p.records, rate=p.rate_per_min,
                              eta=_iso(p.eta) if p.eta else None, line=line)
-        if self.o.log is not None:
+        if log and self.o.log is not None:
             self.o.log.line(line, stamped=True)
         return line
+
+
+STATE_PROGRESS_EVERY = 10.0  # seconds between progress snapshots written to the state (status, metrics)
 
 
 class _Ticker:
@@ -354,6 +359,9 @@ class _Ticker:
         self.last_advance = time.monotonic()
         self.per_date: list[float] = []
         self.next_line = time.monotonic() + runner.o.config.progress_every
+        # `backfill status` and the dashboards read progress from the state: keep it fresher than the log line
+        self.state_every = min(STATE_PROGRESS_EVERY, runner.o.config.progress_every)
+        self.next_state = time.monotonic() + self.state_every
         self.stall_reported = False
         self.stop_reason: str | None = None
 
@@ -366,8 +374,12 @@ class _Ticker:
             self.last_done, self.last_advance, self.stall_reported = p.done, now, False
         if o.console is not None:
             o.console.update(ph.name, p)
+        if now >= self.next_state and now < self.next_line:
+            self.next_state = now + self.state_every
+            self.r._snapshot(p, self.rec.attempt, log=False)
         if now >= self.next_line:
             self.next_line = now + o.config.progress_every
+            self.next_state = now + self.state_every
             line = self.r._snapshot(p, self.rec.attempt)
             if o.heartbeat.due(now):
                 o.send_heartbeat(ph.name, line)

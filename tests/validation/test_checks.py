@@ -199,3 +199,14 @@ def test_dry_run_returns_sql_and_runs_nothing(wh, suite_dir):
     assert result.checks == [] and result.queries == []
     assert len(result.dry_run_sql) == 8
     assert "GROUP BY" in result.dry_run_sql[0] and "dry run failed" not in "".join(result.dry_run_sql)
+
+
+def test_row_level_consistency_with_a_number_shows_example_rows(wh, suite_dir):
+    # `expected: 150` is a number, not SQL: the example query must still run and name it
+    text = ALL.replace("  - {name: fga_zones,",
+                       "  - {name: points_cap, type: consistency, expression: points, expected: 150, max: 0}\n"
+                       "  - {name: fga_zones,")
+    _, checks = run(wh, suite_dir, Faults(outlier=True), text=text)
+    cap = checks["points_cap"]
+    assert cap.status is Status.FAIL and cap.examples
+    assert all(e["expected"] == 150 and e["observed"] != 150 for e in cap.examples)

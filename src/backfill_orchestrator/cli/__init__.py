@@ -36,6 +36,32 @@ COMMAND_MODULES: dict[str, list[str]] = {
     "control_cmd": ["stop", "restart", "logs"],
 }
 
+# The one-line help each command shows in `backfill --help` (its docstring's first sentence), written out here so
+# listing the commands imports none of them (that costs ~0.2 s: DuckDB, sqlglot, the BigQuery client).
+# tests/test_cli_help.py checks it against the commands' own help; a command missing here is imported instead.
+SHORT_HELP: dict[str, str] = {
+    "config": "Work with pipeline configuration files.",
+    "dates": "Print or write the dates from --start to --end kept by the season rules, with how many were kept "
+             "and excluded and why.",
+    "report": "Write and show the report of RUN (a run id or run directory; default: the latest run).",
+    "metrics": "Print or write Prometheus textfile metrics of RUN (default: the latest run), for Grafana.",
+    "plan": "Show what a run of CONFIG would do: per phase, dates to do, done, failed before, and an ETA.",
+    "progress": "Summarise the progress of a backfill log: done/total, ok/failed/skipped days, records, rate, ETA, "
+                "the failed dates as ranges, fatal errors.",
+    "validate": "Validate a table over a date range with its YAML suite: PASS, WARN or FAIL per check, with "
+                "evidence.",
+    "run": "Run the phases of CONFIG (default config/pipeline.yaml) in order, each gated by its validation suites.",
+    "resume": "Continue RUN (a run id or run directory; default: the latest) after its orchestrator died, even by "
+              "kill -9: a phase still running is re-adopted (PID, create time and command line must match), a "
+              "phase that ended unwatched is judged by its log and its gate; no phase is ever started twice.",
+    "status": "Show RUN (run id or directory; default: the latest).",
+    "stop": "Stop RUN (default: the latest): SIGTERM each running phase's process group, wait, SIGKILL; state "
+            "`stopped`.",
+    "restart": "Run PHASE of a finished or stopped run again (optionally only from DATE), then continue the run; "
+               "phases downstream that had passed are re-gated, the others run again.",
+    "logs": "Print RUN's orchestrator.log, or PHASE's log (default: the latest run).",
+}
+
 
 class _Main(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -48,12 +74,36 @@ class _Main(click.Group):
                 return getattr(mod, name.replace("-", "_") + "_cmd")
         return None
 
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """As click's, but from SHORT_HELP (commands not listed there are imported and asked)."""
+        shown: list[tuple[str, click.Command | None]] = []
+        for name in self.list_commands(ctx):
+            cmd = None if name in SHORT_HELP else self.get_command(ctx, name)
+            if name in SHORT_HELP or (cmd is not None and not cmd.hidden):
+                shown.append((name, cmd))
+        if shown:
+            limit = formatter.width - 6 - max(len(n) for n, _ in shown)  # click's: room for 3x the spacing
+            with formatter.section("Commands"):
+                formatter.write_dl([(n, _shorten(SHORT_HELP[n], limit) if c is None else c.get_short_help_str(limit))
+                                    for n, c in shown])
+
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except BackfillError as e:
             click.echo(f"error: {e}", err=True)
             ctx.exit(e.exit_code)
+
+
+def _shorten(text: str, limit: int) -> str:
+    """Click's shortening of a first sentence to `limit` characters (whole words, then `...`)."""
+    if len(text) <= limit:
+        return text
+    if limit < 3:
+        return "..."
+    import textwrap
+
+    return textwrap.shorten(text, limit, placeholder="...", break_on_hyphens=False)
 
 
 @click.group(cls=_Main, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})

@@ -169,7 +169,8 @@ def failing_rows_sql(suite: Suite, check: Check, bad: str, limit: int) -> str:
     cols = list(dict.fromkeys([suite.date_column, *suite.key_columns, *([check.column] if check.column else [])]))
     cond = _and(check.where, f"({bad}) AND {suite.date_column} BETWEEN @start AND @end")
     if check.type == "consistency":
-        cols += [f"{check.expression} AS observed", f"{check.expected_expr} AS expected"]
+        expected = check.expected_expr or _lit(check.expected_value)  # `expected: 240` is a number, not SQL
+        cols += [f"{check.expression} AS observed", f"{expected} AS expected"]
     return (f"SELECT {', '.join(cols)} FROM {suite.table}\nWHERE {cond}\n"
             f"ORDER BY {', '.join(dict.fromkeys([suite.date_column, *suite.key_columns]))}\nLIMIT {int(limit)}")
 

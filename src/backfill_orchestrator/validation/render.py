@@ -4,7 +4,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import xml.etree.ElementTree as ET
 from typing import Any
 
 from ..render import to_jsonable
@@ -126,6 +125,8 @@ def _md(text: str) -> str:
 def junit(results: list[SuiteResult]) -> str:
     """JUnit XML: one testsuite per suite, one testcase per check. FAIL -> failure, ERROR -> error,
     NO_BASELINE -> skipped (with the reason); WARN passes with the evidence in system-out."""
+    import xml.etree.ElementTree as ET  # here, not at the top: only --junit needs it (part of the cold start)
+
     root = ET.Element("testsuites", name="backfill validate")
     for r in results:
         counts = r.counts()

@@ -2,7 +2,7 @@
 
 Translation goes through sqlglot and is cached twice: in memory (a query used once per date is parsed once per
 process) and on disk (a fresh `backfill validate` process finds the statements translated before and does not
-import sqlglot at all, which is a fifth of its cold start). The same disk cache holds what suite loading needs to
+import sqlglot at all: about 0.1 s of its 0.35 s cold start). The same disk cache holds what suite loading needs to
 know about a SQL fragment (`expression_info`, `select_error`). Disk entries are keyed by everything the result
 depends on: the text, dialect, dataset mapping, prefix, sqlglot's version and this file's own source (so a change
 to the rewrite rules below never serves an old translation). A missing, corrupt or unwritable cache is never an
@@ -212,7 +212,7 @@ def _write(path: Path, value: str) -> None:
     body = value.encode("utf-8")
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)  # the user's own: its SQL gets run
         with open(tmp, "wb") as f:
             f.write(hashlib.sha256(body).hexdigest().encode() + b"\n" + body)
         os.replace(tmp, path)
@@ -224,11 +224,11 @@ def _write(path: Path, value: str) -> None:
             pass
 
 
-def _prune(folder: Path) -> None:
-    """Keep the cache small: past _MAX_ENTRIES files, remove the oldest half (only ever runs after a miss)."""
+def _prune(folder: Path, keep: int = _MAX_ENTRIES) -> None:
+    """Keep the cache small: past `keep` files, remove the oldest half (only ever runs after a miss)."""
     with os.scandir(folder) as it:
         entries = [e for e in it if e.name.endswith(".txt")]
-    if len(entries) <= _MAX_ENTRIES:
+    if len(entries) <= keep:
         return
     for e in sorted(entries, key=_mtime)[: len(entries) // 2]:
         try:

@@ -39,6 +39,7 @@ class Gate:
     suite: str
     severity: str = "critical"  # a `warning` gate never blocks: its failures count as warnings
     table: str | None = None  # validate this table with the suite's checks instead of the suite's own table
+    where: str = ""  # "file:line: key.path" of its definition, for messages
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,25 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Pipel
         logs_dir=Path(top["logs_dir"].str()) if "logs_dir" in top else Path("logs"),
         formats=formats,
     )
+
+
+def load_gate_suites(config: PipelineConfig) -> dict[str, object]:
+    """The validation suites the config's gates name, loaded from its `suites:` paths. A gate naming a suite
+    that does not exist is a config error at its own line — found before any phase runs, not hours later."""
+    gates = [g for p in config.phases for g in (*p.preflight, *p.post)]
+    if not gates:
+        return {}
+    from .validation import load_suites  # heavy: only when there are gates to check
+
+    suites = load_suites(list(config.suites_paths))
+    for g in gates:
+        if g.suite not in suites:
+            import difflib
+            hint = difflib.get_close_matches(g.suite, list(suites), n=1)
+            where = ", ".join(map(str, config.suites_paths)) or "(the config has no `suites:`)"
+            raise ConfigError(f"{g.where}: no validation suite named {g.suite!r} in {where}"
+                              + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    return suites
 
 
 def _warehouse(node: Node) -> WarehouseSettings:
@@ -333,8 +353,9 @@ def _gates(node: Node) -> tuple[Gate, ...]:
     items = node.items() if node.is_list() else [node]
     gates = []
     for g in items:
+        where = f"{g.file}:{g.line}: {g.path}"
         if not g.is_map():
-            gates.append(Gate(suite=_ident(g, g.str(), "suite name")))
+            gates.append(Gate(suite=_ident(g, g.str(), "suite name"), where=where))
             continue
         m = g.keys({"suite", "severity", "table"}, {"suite"})
         table = m["table"].str() if "table" in m else None
@@ -345,7 +366,7 @@ def _gates(node: Node) -> tuple[Gate, ...]:
                 raise m["table"].error(str(e)) from None
         gates.append(Gate(suite=_ident(m["suite"], m["suite"].str(), "suite name"),
                           severity=m["severity"].choice(SEVERITIES) if "severity" in m else "critical",
-                          table=table))
+                          table=table, where=where))
     return tuple(gates)
 
 

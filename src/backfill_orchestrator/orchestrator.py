@@ -32,7 +32,7 @@ from urllib.parse import quote
 import psutil
 
 from . import lock as runlock
-from .config import Gate, Phase, PipelineConfig, load_config
+from .config import Gate, Phase, PipelineConfig, load_config, load_gate_suites
 from .decisions import GateDecision, decide_gates, error_gate, merge
 from .errors import EXIT_FAILED, EXIT_OK, EXIT_WARNED, BackfillError, UsageError
 from .notify import Heartbeat, Notifier, heartbeat_event
@@ -174,18 +174,7 @@ class Orchestrator:
         self.suites = self._load_suites()
 
     def _load_suites(self) -> dict[str, Any]:
-        gates = [g for p in self.config.phases for g in (*p.preflight, *p.post)]
-        if not gates:
-            return {}
-        from .validation import load_suites
-
-        suites = load_suites(list(self.config.suites_paths))
-        for p in self.config.phases:
-            for g in (*p.preflight, *p.post):
-                if g.suite not in suites:
-                    raise UsageError(f"{self.config.path}: phase {p.name!r}: gate suite {g.suite!r} not found in "
-                                     f"{', '.join(map(str, self.config.suites_paths)) or '(no suites: paths)'}")
-        return suites
+        return load_gate_suites(self.config)
 
     def verify_adoptions(self) -> dict[str, tuple[Any, Path]]:
         from .phase_runner import verify_adopt

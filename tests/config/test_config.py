@@ -17,6 +17,7 @@ warehouse:
   duckdb:
     path: ${DEMO_DB:-data/demo.duckdb}
 calendar: CALENDAR
+suites: [SUITES]
 defaults:
   workers: 2
   timeout: 5h
@@ -41,6 +42,10 @@ def calendar(tmp_path: Path) -> Path:
     p = tmp_path / "seasons.yaml"
     p.write_text("seasons:\n  - {name: 2024-25, start: 2024-10-22, regular_season_end: 2025-04-13, "
                  "playoffs_end: 2025-06-22}\n")
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "second.yaml").write_text("suite: second_suite\ntable: shop.orders\ndate_column: order_date\n"
+                                        "checks:\n  - {name: amount_present, type: coverage, column: amount, min: 99%}\n")
     return p
 
 
@@ -51,7 +56,7 @@ def write(tmp_path: Path, text: str) -> Path:
 
 
 def test_good_config_resolves(tmp_path, calendar):
-    cfg = load_config(write(tmp_path, GOOD.replace("CALENDAR", str(calendar))), env={"DEMO_DB": "x.duckdb"})
+    cfg = load_config(write(tmp_path, GOOD.replace("CALENDAR", str(calendar)).replace("SUITES", str(calendar.parent / "suites"))), env={"DEMO_DB": "x.duckdb"})
     assert cfg.warehouse.kind == "duckdb" and cfg.warehouse.path == "x.duckdb"
     assert [p.name for p in cfg.phases] == ["first", "second"]
     first, second = cfg.phases
@@ -65,7 +70,7 @@ def test_good_config_resolves(tmp_path, calendar):
 
 
 def test_env_default_used_when_unset(tmp_path, calendar):
-    cfg = load_config(write(tmp_path, GOOD.replace("CALENDAR", str(calendar))), env={})
+    cfg = load_config(write(tmp_path, GOOD.replace("CALENDAR", str(calendar)).replace("SUITES", str(calendar.parent / "suites"))), env={})
     assert cfg.warehouse.path == "data/demo.duckdb"
 
 
@@ -164,7 +169,7 @@ def test_cli_config_check_exit_2_one_line(tmp_path, text, expected, monkeypatch)
 
 
 def test_cli_config_check_prints_plan(tmp_path, calendar):
-    path = write(tmp_path, GOOD.replace("CALENDAR", str(calendar)))
+    path = write(tmp_path, GOOD.replace("CALENDAR", str(calendar)).replace("SUITES", str(calendar.parent / "suites")))
     result = CliRunner().invoke(cli, ["config", "check", str(path)])
     assert result.exit_code == 0, result.output
     assert "1. first: 10 dates 2024-10-22..2024-10-31" in result.output
@@ -176,3 +181,27 @@ def test_cli_config_check_prints_plan(tmp_path, calendar):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match=r"nope\.yaml: file not found$"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_gate_naming_an_unknown_suite_is_refused_at_its_line(tmp_path):
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "orders.yaml").write_text(
+        "suite: orders_daily\ntable: shop.orders\ndate_column: order_date\n"
+        "checks:\n  - {name: amount_present, type: coverage, column: amount, min: 99%}\n")
+    path = write(tmp_path, f"""\
+        pipeline: p
+        suites: [{suites}]
+        phases:
+          - name: a
+            command: [x]
+            dates: {{start: 2024-01-01, end: 2024-01-02}}
+            post: {{suite: orders_dayly}}
+        """)
+    result = CliRunner().invoke(cli, ["config", "check", str(path)])
+    assert result.exit_code == 2
+    assert result.output == (f"error: {path}:7: phases[0].post: no validation suite named 'orders_dayly' in "
+                             f"{suites} (did you mean 'orders_daily'?)\n")
+    fixed = path.read_text().replace("orders_dayly", "orders_daily")
+    path.write_text(fixed)
+    assert CliRunner().invoke(cli, ["config", "check", str(path)]).exit_code == 0

@@ -151,7 +151,7 @@ def test_dry_run_prints_argv_and_changes_nothing(h: Harness) -> None:
 def test_bad_arguments_exit_2_with_one_line(h: Harness) -> None:
     cfg = h.config([{"name": "a", "command": job("jobkit_fake.py"), "post": "nope"}])
     r = h.cli("run", str(cfg))
-    assert r.code == 2 and "gate suite 'nope' not found" in r.err and len(r.err.strip().splitlines()) == 1
+    assert r.code == 2 and "no validation suite named 'nope'" in r.err and len(r.err.strip().splitlines()) == 1
     cfg = h.config([{"name": "a", "command": job("jobkit_fake.py")}])
     for args, text in ((["--adopt", "a:12"], "expected PHASE=PID"), (["--only", "zz"], "no phase named 'zz'"),
                        (["--adopt", "a=999999999"], "no such process")):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from ..config import load_config
+from ..config import load_config, load_gate_suites
 from ..config_report import describe_config
 from ..render import dumps
 
@@ -20,11 +20,13 @@ def config_cmd() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the resolved plan as JSON.")
 def check(file: str, as_json: bool) -> None:
     """Validate FILE (default config/pipeline.yaml) and print the resolved plan: phases in order, date counts,
-    gates. Exits 2 with one line naming file, line and key on the first error.
+    gates (every gate's suite must exist). Exits 2 with one line naming file, line and key on the first error.
 
     \b
     Example:
       backfill config check config/pipeline.yaml
     """
-    summary = describe_config(load_config(file))
+    config = load_config(file)
+    load_gate_suites(config)
+    summary = describe_config(config)
     click.echo(dumps(summary) if as_json else summary.text())

@@ -421,3 +421,12 @@ def test_bigquery_without_credentials_is_one_line_error(monkeypatch: pytest.Monk
     with pytest.raises(WarehouseError, match="no Google credentials") as e:
         BigQueryWarehouse(project="p")  # no endpoint: real BigQuery, which needs credentials
     assert "\n" not in str(e.value)
+
+
+def test_duckdb_views_count_as_tables(duck):
+    # a suite may validate a view; existence and columns come from DuckDB's catalog, views included
+    duck.create_table("vw.base", [Column("a", "INT64")])
+    duck.execute(["CREATE VIEW vw.derived AS SELECT a, a + 1 AS b FROM vw.base"])
+    assert duck.table_exists("vw.base") and duck.table_exists("vw.derived")
+    assert not duck.table_exists("vw.missing")
+    assert duck.columns("vw.derived") == ["a", "b"]

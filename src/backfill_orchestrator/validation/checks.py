@@ -50,7 +50,12 @@ class Env:
         a, b = a or self.start, b or self.end
         memo = (key, alias, a, b)  # read-only for callers: shared by every check that needs this series
         if memo not in self._per_date:
-            self._per_date[memo] = {d: _f(r.get(alias)) for d, r in self.frames[key].items() if a <= d <= b}
+            # the hot loop of evaluation (aliases x dates): no function call per value, no date test when the
+            # period covers every date of the scan
+            frame = self.frames[key]
+            rows = frame.items() if not frame or (a <= min(frame) and max(frame) <= b) else \
+                [(d, r) for d, r in frame.items() if a <= d <= b]
+            self._per_date[memo] = {d: 0.0 if (v := r.get(alias)) is None else float(v) for d, r in rows}
         return self._per_date[memo]
 
 

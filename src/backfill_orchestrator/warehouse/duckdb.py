@@ -146,16 +146,19 @@ class DuckDBWarehouse:
 
     def table_exists(self, table: str) -> bool:
         schema, name = self._real(table).split(".")[-2:]
+        # DuckDB's own catalog functions answer in about half the time of information_schema (gates ask often)
         row = self._cursor().execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            [schema, name]).fetchone()
+            "SELECT (SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = $s AND table_name = $t) + (SELECT count(*) FROM duckdb_views() "
+            "WHERE database_name = current_database() AND schema_name = $s AND view_name = $t)",
+            {"s": schema, "t": name}).fetchone()
         return bool(row and row[0])
 
     def columns(self, table: str) -> list[str]:
         schema, name = self._real(table).split(".")[-2:]
         rows = self._cursor().execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ? "
-            "ORDER BY ordinal_position", [schema, name]).fetchall()
+            "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = ? "
+            "AND table_name = ? ORDER BY column_index", [schema, name]).fetchall()
         if not rows:
             raise TableNotFound(f"Table {table} does not exist")
         return [r[0] for r in rows]

@@ -64,9 +64,13 @@ class StopReport:
 def stop_run(run_dir: Path, grace: float = 10.0, wait: float | None = None) -> StopReport:
     with open_state(run_dir) as st:
         run = st.run()
-        st.request_stop()
-        st.add_event(Event("stop_requested", run.id, "`backfill stop` requested a stop"))
         report = StopReport(run.id, False)
+        if run.status not in ("running", "interrupted") and not any(phase_process(p) for p in st.phases()):
+            # a finished run: its recorded outcome stands (stopping it must not turn `passed` into `stopped`)
+            report.status = f"{run.status} (already finished; nothing to stop)"
+            return report
+        st.request_stop(grace)
+        st.add_event(Event("stop_requested", run.id, "`backfill stop` requested a stop"))
         if orchestrator_alive(run):
             # the orchestrator polls the flag every second, stops its phase (TERM, grace, KILL) and records it
             deadline = time.monotonic() + (wait if wait is not None else grace + 15.0)
@@ -115,12 +119,16 @@ def prepare_restart(run_dir: Path, phase: str, from_date: dt.date | None,
         rec = st.phase(phase)
         if orchestrator_alive(run):
             raise UsageError(f"run {run.id} is being driven by PID {run.pid}; stop it first: backfill stop {run.id}")
-        if phase_process(rec) is not None:
-            raise UsageError(f"phase {phase} is still running as PID {rec.pid}; stop it first: backfill stop {run.id}")
+        downstream = dependents(st, [phase], deps)
+        # every phase reset here forgets its PID: one still running would then run twice at once
+        for name in [phase, *downstream]:
+            d = st.phase(name)
+            if phase_process(d) is not None:
+                raise UsageError(f"phase {name} is still running as PID {d.pid}; stop it first: "
+                                 f"backfill stop {run.id}")
         st.update_phase(phase, status="pending", tries=0, pid=None, create_time=None, regate=0,
                         restart_from=from_date.isoformat() if from_date else None, exit_code=None, exit_known=None,
                         ended_at=None, message=f"restarted{f' from {from_date}' if from_date else ''}")
-        downstream = dependents(st, [phase], deps)
         for name in downstream:
             d = st.phase(name)
             if d.status in ("passed", "warned"):

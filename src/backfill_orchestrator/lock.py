@@ -78,15 +78,25 @@ def read_holder(logs_dir: str | Path, pipeline: str, label: str) -> LockInfo | N
 def acquire(logs_dir: str | Path, pipeline: str, label: str, run_id: str) -> Lock:
     path = lock_path(logs_dir, pipeline, label)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            holder = _read(path)
+            who = holder.describe() if holder else "another process (lock file being written)"
+            raise LockHeld(f"pipeline {pipeline!r} on {label} is already being run by {who}; lock file {path}; "
+                           f"{runbook_ref('lock_held')}") from None
+        # release() unlinks the file: if the holder did so between our open and our flock, we locked a file
+        # nobody else will ever open again - and a third run would lock the new one. Only the file at `path` counts.
+        try:
+            same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
         os.close(fd)
-        holder = _read(path)
-        who = holder.describe() if holder else "another process (lock file being written)"
-        raise LockHeld(f"pipeline {pipeline!r} on {label} is already being run by {who}; lock file {path}; "
-                       f"{runbook_ref('lock_held')}") from None
     previous = _read(path)
     reason = _stale_reason(previous) if previous else None
     me = psutil.Process()

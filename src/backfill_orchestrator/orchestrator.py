@@ -26,7 +26,7 @@ import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote
 
 import psutil
@@ -34,7 +34,7 @@ import psutil
 from . import lock as runlock
 from .config import Gate, Phase, PipelineConfig, load_config, load_gate_suites
 from .decisions import GateDecision, decide_gates, error_gate, merge
-from .errors import EXIT_FAILED, EXIT_OK, EXIT_WARNED, BackfillError, UsageError
+from .errors import EXIT_FAILED, EXIT_OK, EXIT_WARNED, BackfillError, ColumnNotFound, TableNotFound, UsageError
 from .notify import Heartbeat, Notifier, heartbeat_event
 from .report import write_reports
 from .events import Event, runbook_ref
@@ -211,34 +211,72 @@ class Orchestrator:
             for name, (handle, log_path) in adopted.items():
                 self.runners[name] = PhaseRunner(self, self.config.phase(name))
                 self.runners[name].record_adoption(handle, log_path)
-            return self._drive()
+            return self._drive_safely()
         finally:
             self._close()
 
-    def resume(self) -> RunResult:
+    def resume(self, before: Callable[[], object] | None = None) -> RunResult:
+        """Continue the run. `before` (e.g. `restart`'s state reset) runs once the lock is held, so that a refused
+        resume (lock held by another run) changes nothing."""
         self.suites = self._load_suites()
         self.st = open_state(self.run_dir)
-        run = self.st.run()
-        from .control import orchestrator_alive
-
-        if orchestrator_alive(run):
-            self.st.close()
-            raise UsageError(f"run {run.id} is still being driven by PID {run.pid} on {run.host}; "
-                             f"{runbook_ref('lock_held')}")
-        self.lock = runlock.acquire(self.config.logs_dir, self.config.pipeline, self.config.warehouse_label(),
-                                    self.run_id)
         try:
+            run = self.st.run()
+            from .control import orchestrator_alive
+
+            if orchestrator_alive(run):
+                raise UsageError(f"run {run.id} is still being driven by PID {run.pid} on {run.host}; "
+                                 f"{runbook_ref('lock_held')}")
+            recorded = [p.name for p in self.st.phases()]
+            configured = [p.name for p in self.config.phases]
+            if sorted(recorded) != sorted(configured):
+                raise UsageError(f"run {run.id}: its config {self.config.path} now has phases "
+                                 f"{', '.join(configured)}, but the run has {', '.join(recorded)}; "
+                                 "start a new run with `backfill run`")
+            self.lock = runlock.acquire(self.config.logs_dir, self.config.pipeline, self.config.warehouse_label(),
+                                        self.run_id)
+        except BaseException:
+            self.st.close()
+            self.st = None
+            raise
+        try:
+            if before is not None:
+                before()
             self._open_outputs()
             self._record_driver()
             self._lock_warning()
             self.st.update_run(status="running", ended_at=None, exit_code=None, stop_requested=0)
             self.event("resumed", f"run {self.run_id} resumed by PID {os.getpid()} "
                        f"(phases: {', '.join(f'{p.name}={p.status}' for p in self.st.phases())})")
-            return self._drive()
+            return self._drive_safely()
         finally:
             self._close()
 
     # --- the loop -----------------------------------------------------------------------------------------------
+    def _drive_safely(self) -> RunResult:
+        """_drive, but an error never leaves the run recorded as `running` with nobody driving it: it ends
+        `failed` (phases still running stay recorded, so `backfill resume` re-adopts them)."""
+        try:
+            return self._drive()
+        except Exception as e:
+            running = [p.name for p in self._phases_or_empty() if p.status in ("running", "stalled")]
+            what = str(e) if isinstance(e, BackfillError) else f"{type(e).__name__}: {e}"
+            msg = (f"orchestrator error: {what}" + (f"; still running: {', '.join(running)}" if running else "")
+                   + f"; continue with: backfill resume {self.run_id}")
+            try:
+                result = self._end("failed", EXIT_FAILED, msg)
+            except Exception:
+                raise e from None  # the state itself is failing: nothing more can be recorded
+            if isinstance(e, BackfillError):
+                return result
+            raise
+
+    def _phases_or_empty(self) -> list:
+        try:
+            return self.st.phases()
+        except Exception:
+            return []
+
     def _drive(self) -> RunResult:
         from .phase_runner import PhaseRunner
 
@@ -251,6 +289,8 @@ class Orchestrator:
                 if rec.status in ("failed", "stopped") or (rec.status == "skipped" and (rec.message or "")
                                                             .startswith("not started")):
                     blocked[phase.name] = rec.status
+                if rec.status == "warned" and phase.on_warn == "stop":  # decided before a restart: still holds
+                    stop_rest = f"not started: {phase.name} warned and has on_warn: stop"
                 continue
             why = stop_rest or next((f"not started: {d} {blocked[d]}" for d in phase.depends_on if d in blocked), None)
             if why and not self.options.only:
@@ -320,9 +360,14 @@ class Orchestrator:
         decisions = []
         try:
             wh = open_warehouse(self.config.warehouse)
-        except BackfillError as e:
-            return merge([error_gate(g.suite, f"warehouse unreachable: {e}; {runbook_ref('warehouse_unreachable')}",
-                                     g.severity) for g in gates])
+        except Exception as e:  # the driver's own errors too (DuckDB file locked, network down): a gate ERROR
+            why = str(e) if isinstance(e, BackfillError) else f"{type(e).__name__}: {e}"
+            msg = f"warehouse unreachable: {why}; {runbook_ref('warehouse_unreachable')}"
+            for g in gates:
+                self.st.add_gate(phase.name, kind, g.suite, g.severity, attempt, "error", {"error": msg})
+            self.event("gate_result", f"phase {phase.name}: {kind} gates could not run: {msg}", phase=phase.name,
+                       runbook="warehouse_unreachable", data={"kind": kind, "status": "error"})
+            return merge([error_gate(g.suite, msg, g.severity) for g in gates])
         try:
             for g in gates:
                 suite = self.suites[g.suite]
@@ -332,9 +377,12 @@ class Orchestrator:
                            phase=phase.name)
                 try:
                     res = run_suite(wh, suite, start, end, calendar=self.calendar)
-                except BackfillError as e:
-                    self.st.add_gate(phase.name, kind, g.suite, g.severity, attempt, "error", {"error": str(e)})
-                    decisions.append(error_gate(g.suite, str(e), g.severity))
+                except Exception as e:  # a gate that cannot run is an ERROR of that gate, never a crash of the run
+                    msg = str(e) if isinstance(e, (TableNotFound, ColumnNotFound, UsageError)) else \
+                        f"warehouse error: {e if isinstance(e, BackfillError) else f'{type(e).__name__}: {e}'}; " \
+                        f"{runbook_ref('warehouse_unreachable')}"
+                    self.st.add_gate(phase.name, kind, g.suite, g.severity, attempt, "error", {"error": msg})
+                    decisions.append(error_gate(g.suite, msg, g.severity))
                     continue
                 status = str(getattr(res.gate_status, "value", res.gate_status))
                 self.st.add_gate(phase.name, kind, g.suite, g.severity, attempt, status, res)
@@ -409,16 +457,18 @@ class Orchestrator:
             except Exception as e:  # the run has ended and is recorded; an undelivered message must not change that
                 if self.log is not None:
                     self.log.line(f"notify_failed: while draining: {type(e).__name__}: {e}")
-        if self.console is not None:
-            self.console.close()
-        if self.log is not None:
-            self.log.close()
-        if self.st is not None:
-            self.st.close()
-        if self.lock is not None:
-            self.lock.release()
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        try:
+            for part in (self.console, self.log, self.st):
+                if part is not None:
+                    try:
+                        part.close()
+                    except Exception:  # closing one output must not keep the lock from being released
+                        pass
+        finally:
+            if self.lock is not None:
+                self.lock.release()
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 # --- dry run ------------------------------------------------------------------------------------------------------

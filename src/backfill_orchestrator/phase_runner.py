@@ -22,7 +22,7 @@ from . import process
 from .config import Phase
 from .dates import format_ranges, parse_date, read_date_file, write_date_file
 from .decisions import backoff_seconds, judge_attempt, stall_threshold
-from .errors import UsageError
+from .errors import BackfillError, UsageError
 from .events import runbook_ref
 from .process import AdoptRefused, ProcessHandle
 from .progress import (AutoParser, FollowPosition, LineParser, LogFollower, Progress, follow, format_progress_line,
@@ -162,7 +162,16 @@ class PhaseRunner:
                              ended_at=None, retry_at=None, message=None)
         env = {**self.phase.env, "BACKFILL_RUN_ID": self.o.run_id, "BACKFILL_PHASE": self.name,
                "BACKFILL_ATTEMPT": str(attempt)}
-        self.handle = process.launch(argv, log, env=env)
+        try:
+            self.handle = process.launch(argv, log, env=env)
+        except BackfillError as e:  # the program is missing or not executable: retrying will not change that
+            self.handle = None
+            msg = f"attempt {attempt}: {e}"
+            self.st.update_phase(self.name, status="failed", message=msg, ended_at=now_iso())
+            self.o.event("phase_failed", f"phase {self.name}: {msg}; {runbook_ref('phase_crashed')}",
+                         phase=self.name, log_path=str(log), runbook="phase_crashed",
+                         next_command=f"backfill restart {self.name} --run {self.o.run_id}")
+            return
         if st is None:
             self.st.update_phase(self.name, log_inode=log.stat().st_ino)
         self.st.update_phase(self.name, pid=self.handle.pid, create_time=self.handle.create_time,
@@ -196,6 +205,13 @@ class PhaseRunner:
                 self.o.event("readopted", f"phase {self.name}: found its unrecorded process PID {found.pid}",
                              phase=self.name)
                 return found
+            log = Path(rec.log_path) if rec.log_path else None
+            if log is not None and log.is_file() and log.stat().st_size > (rec.attempt_log_start or 0):
+                # it did start (its output is there) and has ended since: judge it, never start it a second time
+                self.o.event("ended_unwatched", f"phase {self.name}: attempt {rec.attempt} ran (its log grew) but its "
+                             "PID was not recorded and it is not running any more; judging it by its log and the "
+                             "gate", phase=self.name)
+                return None
             self.o.event("relaunch", f"phase {self.name}: attempt {rec.attempt} was never started; starting it",
                          phase=self.name)
             self._launch(read_date_file(rec.dates_file), Path(rec.dates_file), rec.tries, rec.attempt)
@@ -215,6 +231,8 @@ class PhaseRunner:
         if self.handle is None or self.handle.pid != rec.pid:
             self.handle = self._reattach(rec)
             rec = self.st.phase(self.name)
+            if rec.terminal:  # a relaunch that could not start
+                return
         dates = read_date_file(rec.dates_file) if rec.dates_file else self.full_dates()
         follower = LogFollower(rec.log_path, FollowPosition(rec.attempt_log_start or 0, rec.log_inode))
         parser = parser_for(self.phase.progress_format, self.o.config.formats)
@@ -290,7 +308,9 @@ class PhaseRunner:
         pos = follower.position
         self.st.update_phase(self.name, log_offset=pos.offset, log_inode=pos.inode)
         if reason == "stop" or self.o.options.stop_phases_on_exit:
-            res = process.stop(self.handle, grace=self.o.options.stop_grace)
+            # `backfill stop --grace N` records its grace with the request: the operator's word wins
+            grace = self.st.run().options.get("stop_grace") if reason == "stop" else None
+            res = process.stop(self.handle, grace=self.o.options.stop_grace if grace is None else float(grace))
             why = "stopped by `backfill stop`" if reason == "stop" else f"stopped: orchestrator got {self.o.interrupt}"
             self.st.update_phase(self.name, status="stopped", message=why, ended_at=now_iso(),
                                  exit_code=res.exit.returncode if res.exit else None,

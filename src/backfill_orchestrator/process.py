@@ -249,6 +249,8 @@ def _group_of(handle: ProcessHandle) -> int | None:
     group only when it leads one - never when the group is ours or belongs to the shell that started it."""
     if handle.popen is not None:
         return handle.pid
+    if _same_process(handle) is None:  # the PID may be someone else's by now: never signal their group
+        return None
     try:
         pgid = os.getpgid(handle.pid)
     except ProcessLookupError:

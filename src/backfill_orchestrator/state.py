@@ -230,8 +230,12 @@ class RunState:
             values["options"] = json.dumps(values["options"])
         self._update("run", values, "1=1", ())
 
-    def request_stop(self) -> None:
-        self.update_run(stop_requested=1)
+    def request_stop(self, grace: float | None = None) -> None:
+        """Ask the driving orchestrator to stop; `grace` (TERM -> KILL seconds) travels with the request."""
+        if grace is None:
+            self.update_run(stop_requested=1)
+        else:
+            self.update_run(stop_requested=1, options={**self.run().options, "stop_grace": grace})
 
     def stop_requested(self) -> bool:
         row = self._one("SELECT stop_requested FROM run")

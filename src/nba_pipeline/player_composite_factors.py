@@ -1,7 +1,9 @@
 """Phase job: nba_precompute.player_composite_factors, per player and game, from PRIOR games only.
 
-For a game on date D the player's history is read from player_game_summary for dates in [season start, D];
-every window ends at `1 PRECEDING`, so nothing from D itself or later enters a factor (no look-ahead).
+For a game on date D the player's history is read from player_game_summary for dates in [season start, D],
+one row per player-game (a game loaded twice counts once); every window ends at `1 PRECEDING` and a game takes
+the factors of the player's first game of its day, so nothing from D itself or later enters a factor (no
+look-ahead, also with two games on one day).
 Averages over the last 5 and 10 games of the season (points, minutes, usage), games_prior, rest_days (days
 between the previous game and this one minus one: 0 = back-to-back; NULL for the first game of the season),
 back_to_back, usage_trend = usage_avg_last_5 - usage_avg_last_10.
@@ -31,13 +33,26 @@ def _w(frame: str) -> str:
     return f"OVER (PARTITION BY player_id ORDER BY game_date, game_id ROWS BETWEEN {frame})"
 
 
+def _day_first(col: str) -> str:
+    # the value of the player's first game of the day: its windows hold only earlier DATES, so a second game
+    # on the same day never sees the first one (no same-day look-ahead)
+    return f"FIRST_VALUE({col}) OVER (PARTITION BY player_id, game_date ORDER BY game_id) AS {col}"
+
+
+_FACTORS = ("games_prior", "points_avg_last_5", "points_avg_last_10", "minutes_avg_last_5", "minutes_avg_last_10",
+            "usage_avg_last_5", "usage_avg_last_10", "prev_date")
+
 SELECT_SQL = f"""
 WITH players AS (
   SELECT DISTINCT player_id FROM {PLAYER_GAME} WHERE game_date BETWEEN @start AND @end
 ), hist AS (
-  SELECT g.player_id, g.game_id, g.game_date, g.season, g.team_id, g.points, g.minutes_played, g.usage_rate
+  -- one row per player-game even if a game was loaded twice (a copy must not count as a prior game)
+  SELECT g.player_id, g.game_id, MAX(g.game_date) AS game_date, MAX(g.season) AS season,
+    MAX(g.team_id) AS team_id, MAX(g.points) AS points, MAX(g.minutes_played) AS minutes_played,
+    MAX(g.usage_rate) AS usage_rate
   FROM {PLAYER_GAME} AS g JOIN players AS pl ON pl.player_id = g.player_id
   WHERE g.game_date BETWEEN @season_start AND @end
+  GROUP BY g.player_id, g.game_id
 ), w AS (
   SELECT player_id, game_id, game_date, season, team_id,
     COUNT(*) {_w("UNBOUNDED PRECEDING AND 1 PRECEDING")} AS games_prior,
@@ -49,6 +64,11 @@ WITH players AS (
     AVG(usage_rate) {_w("10 PRECEDING AND 1 PRECEDING")} AS usage_avg_last_10,
     LAG(game_date) OVER (PARTITION BY player_id ORDER BY game_date, game_id) AS prev_date
   FROM hist
+), d AS (
+  SELECT player_id, game_id, game_date, season, team_id,
+    {", ".join(_day_first(c) for c in _FACTORS)}
+  FROM w
+  WHERE game_date BETWEEN @start AND @end
 )
 SELECT player_id, game_id, game_date, season, team_id, games_prior,
   points_avg_last_5, points_avg_last_10, minutes_avg_last_5, minutes_avg_last_10,
@@ -56,8 +76,7 @@ SELECT player_id, game_id, game_date, season, team_id, games_prior,
   DATE_DIFF(game_date, prev_date, DAY) - 1 AS rest_days,
   COALESCE(DATE_DIFF(game_date, prev_date, DAY) = 1, FALSE) AS back_to_back,
   CURRENT_TIMESTAMP() AS processed_at
-FROM w
-WHERE game_date BETWEEN @start AND @end
+FROM d
 """
 
 

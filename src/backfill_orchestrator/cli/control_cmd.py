@@ -46,8 +46,9 @@ def restart_cmd(phase: str, from_date: str | None, run: str | None, logs_dir: st
     since = parse_date(from_date, "--from") if from_date else None
     orch = Orchestrator.for_resume(run_dir, RunOptions())
     orch.config.phase(phase)  # a typo is a usage error naming the phases
-    prepare_restart(run_dir, phase, since, {p.name: p.depends_on for p in orch.config.phases})
-    _done(orch.resume())
+    deps = {p.name: p.depends_on for p in orch.config.phases}
+    # reset under the run's lock: a restart refused because another run holds it changes nothing
+    _done(orch.resume(before=lambda: prepare_restart(run_dir, phase, since, deps)))
 
 
 @click.command("logs")

@@ -32,6 +32,7 @@ class Env:
     calendar: Calendar | None = None
     baselines: dict[str, tuple[dt.date, dt.date] | str] = field(default_factory=dict)  # check -> range | reason
     own: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # check -> rows of its own query
+    full: bool = False  # sampled checks ran on every row
     _totals: dict[tuple, float] = field(default_factory=dict, repr=False)
     _per_date: dict[tuple, dict[dt.date, float]] = field(default_factory=dict, repr=False)
 
@@ -364,7 +365,7 @@ def _custom(check: Check, p: Plan, env: Env) -> CheckResult:
     rows = env.own.get(check.name, [])
     if check.returns == "rows":
         n = _f(rows[0]["n"]) if rows else 0
-        sample = f" (sample {_num(check.sample_percent)}%)" if check.sample_percent < 100 else ""
+        sample = f" (sample {_num(check.sample_percent)}%)" if check.sample_percent < 100 and not env.full else ""
         return _result(check, _judge(check, n, None), _int(n), f"{_int(n)} failing rows{sample}")
     if not rows or not rows[0]:
         return _result(check, Status.ERROR, None, "the query returned no rows; expected one number")

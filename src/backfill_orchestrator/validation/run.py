@@ -57,7 +57,7 @@ def run_suite(wh: Warehouse, suite: Suite, start: dt.date, end: dt.date, *,
                            dry_run_sql=[_dry(wh, q) for q in queries])
 
     env = ev.Env(suite, start, end, {k: {} for k in scans}, calendar,
-                 {k: v for k, v in baselines.items()})
+                 {k: v for k, v in baselines.items()}, full=full)
     stats = []
     for q, outcome, stat in _run_all(wh, queries):
         if isinstance(outcome, BackfillError):

@@ -396,3 +396,60 @@ def test_read_into_final_reads_a_large_backlog(tmp_path):
     n = read_into(LogFollower(log), parser, final=True)
     assert n == 200_001 and parser.snapshot().lines == 200_001
     assert time.monotonic() - t0 < 10
+
+
+# --- review: malformed numbers, thousands separators in every count, bounded memory -----------------------------
+def test_a_malformed_number_never_crashes_the_parser():
+    p = parse("[jobkit] START job=x dates=10 workers=2 pid=1\n"
+              "[jobkit] DATE 2024-10-22 ok records=31x2 seconds=0.4\n"  # garbled (interleaved writes)
+              "[jobkit] DATE 2024-10-23 ok records=5 seconds=0.4\n"
+              "2026-01-03 14:35:00,124 - INFO - PROGRESS: 612/1,537 days (39.8%)\n"
+              "2026-01-03 14:35:00,124 - INFO -   ETA: 99999999999 min\n")
+    assert p.done == 2 and p.records == 5
+
+
+def test_thousands_separators_in_jobkit_progress_and_legacy_rate_eta():
+    p = parse("[jobkit] START job=x dates=1,537 workers=2 pid=1\n"
+              "[jobkit] PROGRESS 1,212/1,537 days ok=1,200 failed=2 skipped=10 records=51,234 rate=1,234.50/min "
+              "eta=unknown\n")
+    assert (p.done, p.total, p.ok, p.records) == (1212, 1537, 1200, 51234)
+    assert p.rate_per_min == pytest.approx(1234.5)
+    lines = ("2026-01-03 14:35:00,000 - INFO - PROGRESS: 612/1,537 days (39.8%)\n"
+             "2026-01-03 14:35:00,000 - INFO -   Rate: 1,234.5 days/min\n"
+             "2026-01-03 14:35:00,000 - INFO -   ETA: 1,440.0 min\n")
+    p = parse(lines)
+    assert p.rate_per_min == pytest.approx(1234.5)
+    t = dt.datetime.fromisoformat("2026-01-03T14:35:00").astimezone(dt.timezone.utc)
+    assert p.eta == t + dt.timedelta(days=1)
+
+
+def test_read_into_final_feeds_a_huge_log_without_holding_it_in_memory(tmp_path):
+    import tracemalloc
+
+    log = tmp_path / "huge.log"
+    line = b"[jobkit] DATE 2024-10-22 ok records=312 seconds=0.41 " + b"x" * 400 + b"\n"
+    with open(log, "wb") as f:
+        for _ in range(10):
+            f.write(line * 5_000)  # ~23 MB, 50,000 lines
+    parser = parser_for("jobkit")
+    tracemalloc.start()
+    with LogFollower(log) as follower:
+        n = read_into(follower, parser, NOW, final=True)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert n == 50_000 and parser.snapshot(NOW).done == 1
+    assert peak < 12 * 2**20, f"peak {peak / 2**20:.0f} MB while reading a {log.stat().st_size / 2**20:.0f} MB log"
+
+
+def test_rotation_with_a_backlog_larger_than_one_read_loses_no_line(tmp_path):
+    log = tmp_path / "phase.log"
+    write(log, "".join(f"[jobkit] DATE 2024-10-22 ok records={i} seconds=0.1 {'x' * 200}\n" for i in range(20_000)))
+    follower = LogFollower(log)
+    seen = follower.read_lines(1 << 20)  # opened and partly read: ~3.5 MB of backlog left
+    log.rename(tmp_path / "phase.log.1")  # rotated by rename, a new log started
+    write(log, "[jobkit] COMPLETE status=ok days=1 ok=1 failed=0 skipped=0 records=1 seconds=1\n")
+    while more := follower.read_lines(1 << 20):
+        seen += more
+    assert seen[-1].startswith("[jobkit] COMPLETE")
+    numbers = [int(s.split("records=")[1].split()[0]) for s in seen if " DATE " in s]
+    assert numbers == list(range(20_000))

@@ -29,7 +29,8 @@ FONT = "font-family='DejaVu Sans, Arial, sans-serif' font-size='11'"
 
 
 def _svg(width: int, height: int, body: list[str], label: str, cls: str) -> str:
-    return (f"<svg xmlns='http://www.w3.org/2000/svg' class='{cls}' width='{width}' height='{height}' "
+    # no xmlns: inline SVG in HTML needs none, and the report then names no http(s) URL at all
+    return (f"<svg class='{cls}' width='{width}' height='{height}' "
             f"viewBox='0 0 {width} {height}' role='img' aria-label='{escape(label, quote=True)}'>"
             f"<title>{escape(label)}</title>" + "".join(body) + "</svg>")
 

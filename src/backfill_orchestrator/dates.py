@@ -35,6 +35,8 @@ def read_date_file(path: str | Path) -> list[dt.date]:
         lines = p.read_text(encoding="utf-8").splitlines()
     except OSError as e:
         raise UsageError(f"{path}: cannot read date list: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not a text date list (expected one ISO date per line)") from None
     out: list[dt.date] = []
     for i, line in enumerate(lines, 1):
         text = line.split("#", 1)[0].strip()

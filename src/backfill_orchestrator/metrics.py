@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .control import orchestrator_alive, phase_process
+from .errors import UsageError
 from .state import PHASE_STATUSES, RUN_STATUSES, list_runs, open_state, parse_iso
 
 GATE_STATUSES = ("pass", "warn", "fail", "error")
@@ -178,9 +179,19 @@ def write_metrics(run_dir: str | Path, out: str | Path, now: dt.datetime | None 
     """Write the run's metrics to `out` atomically; returns the path."""
     text = collect_metrics(run_dir, now).text()
     path = Path(out)
-    path.parent.mkdir(parents=True, exist_ok=True)
     # not *.prom: the textfile collector must never pick up the half-written temp file
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as e:
+        if tmp.parent.is_dir():
+            tmp.unlink(missing_ok=True)
+        raise UsageError(f"{path}: cannot write metrics: {_why(e)}") from None
     return path
+
+
+def _why(e: OSError) -> str:
+    # mkdir of a parent that exists as a file says "File exists", which reads like the target exists
+    return "a parent is not a directory" if isinstance(e, FileExistsError) else e.strerror or str(e)

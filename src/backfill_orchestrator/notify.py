@@ -60,6 +60,10 @@ def format_message(event: Event) -> Message:
     if event.gate:
         lines.append("Gate:")
         lines.extend(f"  - {g}" for g in event.gate)
+    digest = event.data.get("phases")
+    if isinstance(digest, list) and digest:  # the heartbeat: every phase's state, so silence is not the news
+        lines.append("Phases:")
+        lines.extend(f"  - {d}" for d in digest)
     if event.log_path:
         lines.append(f"Log: {event.log_path}")
     if event.next_command:
@@ -295,13 +299,20 @@ def _reason(result: Any) -> str:
     return "delivery failed"
 
 
+# Loggers that name a target's URL or its path (urllib3 logs `"POST /hooks/TOKEN HTTP/1.1"` at debug level). A
+# logger's filters apply only to records created on that very logger, so each one is named here.
+_LIBRARY_LOGGERS = ("apprise", "urllib3.connectionpool", "requests")
+
+
 def _install_apprise_filter(secrets: Sequence[str]) -> None:
-    alog = logging.getLogger("apprise")
-    for f in alog.filters:
-        if isinstance(f, _RedactApprise):
-            f.secrets.update(secrets)
-            return
-    alog.addFilter(_RedactApprise(secrets))
+    for name in _LIBRARY_LOGGERS:
+        alog = logging.getLogger(name)
+        for f in alog.filters:
+            if isinstance(f, _RedactApprise):
+                f.secrets.update(secrets)
+                break
+        else:
+            alog.addFilter(_RedactApprise(secrets))
 
 
 @dataclass

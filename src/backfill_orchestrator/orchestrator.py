@@ -176,6 +176,12 @@ class Orchestrator:
     def _load_suites(self) -> dict[str, Any]:
         return load_gate_suites(self.config)
 
+    def check(self) -> None:
+        """Refuse a bad --only / --adopt (one line) before the CLI prints or writes anything; `run` checks again
+        (a PID to adopt may have ended meanwhile)."""
+        self._check_inputs()
+        self.verify_adoptions()
+
     def verify_adoptions(self) -> dict[str, tuple[Any, Path]]:
         from .phase_runner import verify_adopt
 

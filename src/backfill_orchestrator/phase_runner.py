@@ -22,7 +22,7 @@ from . import process
 from .config import Phase
 from .dates import format_ranges, parse_date, read_date_file, write_date_file
 from .decisions import backoff_seconds, judge_attempt, stall_threshold
-from .errors import BackfillError, UsageError
+from .errors import EXIT_USAGE, BackfillError, UsageError
 from .events import runbook_ref
 from .process import AdoptRefused, ProcessHandle
 from .progress import (AutoParser, FollowPosition, LineParser, LogFollower, Progress, follow, format_progress_line,
@@ -278,6 +278,16 @@ class PhaseRunner:
             self.o.event("phase_exited", f"phase {self.name} attempt {rec.attempt}: {outcome.reason}, but every "
                          "date is ok or skipped; going to the gate", phase=self.name)
             return
+        if exit_info and exit_info.known and exit_info.returncode == EXIT_USAGE and progress.done == 0:
+            # the job refused its arguments (bad --warehouse, dates file, ...): the same command fails the same
+            # way again, so no retry; say why in the job's own words
+            msg = f"attempt {rec.attempt}: the command refused its arguments (exit 2, no date done): " \
+                  f"{_last_line(rec.log_path, rec.attempt_log_start or 0) or 'see its log'}"
+            self.st.update_phase(self.name, status="failed", message=msg)
+            self.o.event("phase_failed", f"phase {self.name}: {msg}; {runbook_ref('phase_crashed')}",
+                         phase=self.name, log_path=rec.log_path, runbook="phase_crashed",
+                         next_command=f"backfill restart {self.name} --run {self.o.run_id}")
+            return
         if rec.tries <= self.phase.retries:
             nxt = rec.attempt + 1
             retry_file = self.o.run_dir / f"{self.name}.attempt{nxt}.dates"
@@ -424,3 +434,14 @@ class _Ticker:
                 return "stall"
             o.st.update_phase(ph.name, status="running")
         return None
+
+
+def _last_line(log_path: str | None, start: int) -> str | None:
+    """The last non-empty line the attempt wrote (a job's one-line `error: ...`), at most 300 characters."""
+    try:
+        with open(log_path or "", "rb") as f:
+            f.seek(max(start, os.fstat(f.fileno()).st_size - 4096))
+            lines = [x.strip() for x in f.read().decode("utf-8", errors="replace").splitlines() if x.strip()]
+    except OSError:
+        return None
+    return lines[-1][:300] if lines else None

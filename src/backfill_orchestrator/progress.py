@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .errors import UsageError
 from .process import ExitInfo, ProcessHandle, wait
 from .progress_formats import _utc  # one rule for naive times: they are UTC
 from .progress_formats import (BUILTIN_FORMATS, AutoParser, JobkitParser, LegacyParser, LineParser, Progress,
@@ -107,6 +108,8 @@ class LogFollower:
             cur = os.fstat(self._f)
             if st is not None and (st.st_ino, st.st_dev) != (cur.st_ino, cur.st_dev):
                 out += self._drain(max_bytes)       # the writer may have written more to the old file
+                if os.fstat(self._f).st_size > self._pos:
+                    return out                      # more of the old file than one read: finish it first
                 out += self.flush_partial()
                 self.close()
                 self.rotations += 1
@@ -157,6 +160,23 @@ class LogFollower:
         return out
 
 
+def check_text_log(path: str | Path, sniff: int = 8192) -> Path:
+    """`path` as a Path when it is a readable text log; UsageError (one line naming it) otherwise. Binary = a NUL
+    byte or mostly invalid UTF-8 in the first `sniff` bytes (a stray Latin-1 accent in a real log is fine)."""
+    p = Path(path)
+    if not p.is_file():
+        raise UsageError(f"{path}: no such log file")
+    try:
+        with p.open("rb") as f:
+            head = f.read(sniff)
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read the log: {e.strerror or e}") from None
+    text = head.decode("utf-8", errors="replace")
+    if b"\x00" in head or text.count("\ufffd") > len(text) // 10:
+        raise UsageError(f"{path}: not a text log (binary data in its first {len(head)} bytes)")
+    return p
+
+
 def _decode(raw: bytes) -> str:
     if raw.endswith(b"\r"):
         raw = raw[:-1]
@@ -167,14 +187,21 @@ def read_into(follower: LogFollower, parser: LineParser, now: dt.datetime | None
               final: bool = False) -> int:
     """Feed the new lines of `follower` to `parser`; `final` also flushes a last line without newline."""
     now = now or utcnow()
-    lines = follower.read_lines()
-    if final:  # the writer is gone: read everything left, whatever its size, and the unterminated last line
-        while more := follower.read_lines():
-            lines += more
-        lines += follower.flush_partial()
-    for line in lines:
-        parser.feed(line, now)
-    return len(lines)
+    n = 0
+    batch = 2 * READ_CHUNK if final else 16 * READ_CHUNK
+    lines = follower.read_lines(batch)
+    # the writer is gone: read everything left, whatever its size, and the unterminated last line; each batch
+    # is fed before the next is read, so a huge log is never held in memory at once
+    while lines:
+        for line in lines:
+            parser.feed(line, now)
+        n += len(lines)
+        lines = follower.read_lines(batch) if final else []
+    if final:
+        for line in follower.flush_partial():
+            parser.feed(line, now)
+            n += 1
+    return n
 
 
 @dataclass

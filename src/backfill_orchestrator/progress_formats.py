@@ -93,24 +93,27 @@ def _parse_eta(text: str, base: dt.datetime) -> dt.datetime | None:
         return _utc(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
     except ValueError:
         pass
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hr|hrs|hours?)", text)
-    if m:
-        unit = m.group(2)[0]
-        seconds = float(m.group(1)) * {"s": 1, "m": 60, "h": 3600}[unit]
-        return base + dt.timedelta(seconds=seconds)
-    m = re.fullmatch(r"(?:(\d+):)?(\d+):(\d\d)", text)
-    if m:
-        return base + dt.timedelta(hours=int(m.group(1) or 0), minutes=int(m.group(2)), seconds=int(m.group(3)))
+    try:
+        m = re.fullmatch(r"(\d[\d,]*(?:\.\d+)?)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hr|hrs|hours?)", text)
+        if m:
+            unit = m.group(2)[0]
+            seconds = float(m.group(1).replace(",", "")) * {"s": 1, "m": 60, "h": 3600}[unit]
+            return base + dt.timedelta(seconds=seconds)
+        m = re.fullmatch(r"(?:(\d+):)?(\d+):(\d\d)", text)
+        if m:
+            return base + dt.timedelta(hours=int(m.group(1) or 0), minutes=int(m.group(2)), seconds=int(m.group(3)))
+    except (OverflowError, ValueError):  # an absurd ETA (e.g. a rate near zero) is no ETA, never a crash
+        return None
     return None
 
 
 def _parse_rate(text: str) -> float | None:
     """Days per minute from `2.10/min`, `12.3 days/min`, `0.5/s`, `30 days/hour`."""
-    m = re.match(r"\s*(\d+(?:\.\d+)?)\s*(?:d(?:ays?)?)?\s*(?:/\s*(s|sec|second|m|min|minute|h|hr|hour))?", text)
+    m = re.match(r"\s*(\d[\d,]*(?:\.\d+)?)\s*(?:d(?:ays?)?)?\s*(?:/\s*(s|sec|second|m|min|minute|h|hr|hour))?", text)
     if not m:
         return None
     unit = (m.group(2) or "m")[0]
-    return float(m.group(1)) * {"s": 60.0, "m": 1.0, "h": 1 / 60}[unit]
+    return float(m.group(1).replace(",", "")) * {"s": 60.0, "m": 1.0, "h": 1 / 60}[unit]
 
 
 class LineParser(abc.ABC):
@@ -277,13 +280,15 @@ class JobkitParser(LineParser):
             if date is None or status not in ("ok", "failed", "skipped"):
                 return False
             kv = _kv(rest)
-            self._outcome(date, status, _int(kv.get("records", "0") or "0"))
+            records = kv.get("records", "")
+            # a garbled number (two workers' writes interleaved) counts the date, not its records
+            self._outcome(date, status, _int(records) if re.fullmatch(_NUM, records) else 0)
             if status == "failed":
                 self._error(f"{date_text}: {kv.get('error', 'failed')}")
         elif kind == "PROGRESS":
-            m = re.match(r"(\d+)/(\d+)", rest)
+            m = re.match(rf"({_NUM})/({_NUM})", rest)
             if m:
-                self.stated["done"], self.total = int(m.group(1)), int(m.group(2))
+                self.stated["done"], self.total = _int(m.group(1)), _int(m.group(2))
             kv = _kv(rest)
             for k in ("ok", "failed", "skipped", "records"):
                 if k in kv and kv[k].replace(",", "").isdigit():
@@ -295,8 +300,8 @@ class JobkitParser(LineParser):
         elif kind == "START":
             self._reset()  # a log holding several runs reports the last one
             kv = _kv(rest)
-            if kv.get("dates", "").isdigit():
-                self.total = int(kv["dates"])
+            if re.fullmatch(_NUM, kv.get("dates", "")):
+                self.total = _int(kv["dates"])
         elif kind == "FAILED":
             for m in re.finditer(r"(\d{4}-\d\d-\d\d)(?:\.\.(\d{4}-\d\d-\d\d))?", rest):
                 a, b = _parse_date(m.group(1)), _parse_date(m.group(2) or m.group(1))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import UsageError
 from .events import ANCHORS, RUNBOOK
 from .redact import redact_text
 from .render import dumps
@@ -193,12 +194,16 @@ def parse_ranges(text: str) -> list[dt.date]:
 
 
 def _missing_dates(result: dict[str, Any]) -> list[dt.date]:
-    """Dates a failing completeness check says have no rows (its evidence lists them as ranges, after `: `)."""
+    """Dates a failing completeness check found without rows: its full `missing_dates` list (the evidence text
+    shortens long lists); results stored before that field existed fall back to the evidence's ranges."""
     out: set[dt.date] = set()
     for c in result.get("checks", []):
         if c.get("type") == "completeness" and c.get("status") in ("fail", "warn"):
-            evidence = str(c.get("evidence") or "")
-            out.update(parse_ranges(evidence.split("): ", 1)[-1]))
+            if c.get("missing_dates"):
+                out.update(d for d in (_date(x) for x in c["missing_dates"]) if d)
+            else:
+                evidence = str(c.get("evidence") or "")
+                out.update(parse_ranges(evidence.split("): ", 1)[-1]))
     return sorted(out)
 
 
@@ -285,7 +290,8 @@ def build_report(run_dir: str | Path, now: dt.datetime | None = None) -> RunRepo
     events = [EventLine(b["at"], b["kind"], b.get("phase"), redact_text(b["message"]))
               for b in bodies if b["kind"] in _NOTABLE]
     return RunReport(
-        run_id=run.id, pipeline=run.pipeline, config_path=run.config_path, warehouse=run.warehouse,
+        run_id=run.id, pipeline=run.pipeline, config_path=redact_text(run.config_path),
+        warehouse=redact_text(run.warehouse),  # a BigQuery endpoint may carry credentials
         status=run.status, started_at=run.started_at, ended_at=run.ended_at,
         duration_seconds=((ended or now) - started).total_seconds() if started else None,
         exit_code=run.exit_code, message=redact_text(run.message) if run.message else None, run_dir=str(Path(run_dir)), phases=phases, coverage=coverage,
@@ -294,13 +300,14 @@ def build_report(run_dir: str | Path, now: dt.datetime | None = None) -> RunRepo
 
 
 # --- Markdown (a ticket) ------------------------------------------------------------------------------------
-def render_markdown(rep: RunReport, max_checks: int = 12) -> str:
+def render_markdown(rep: RunReport, max_checks: int = 8) -> str:
+    """A ticket: at most ~40 lines and 4,000 characters however many checks failed (report.html has all)."""
     lines = [f"## Backfill run `{rep.run_id}` — **{rep.status.upper()}**", "",
              f"Pipeline `{rep.pipeline}` on `{rep.warehouse}`; started {rep.started_at}, "
              f"{'ended ' + rep.ended_at if rep.ended_at else 'still running'} ({fmt_duration(rep.duration_seconds)})"
              + (f"; exit code {rep.exit_code}" if rep.exit_code is not None else "") + ".", ""]
     if rep.message:
-        lines += [rep.message, ""]
+        lines += [_short(rep.message, 300), ""]
     lines += ["| phase | status | days ok / failed / skipped | records | duration | rate | retries | gate |",
               "|---|---|---|---|---|---|---|---|"]
     for p in rep.phases:
@@ -315,7 +322,7 @@ def render_markdown(rep: RunReport, max_checks: int = 12) -> str:
     if problems:
         lines += ["", "**Gate problems**", ""]
         for name, g, c in problems[:max_checks]:
-            lines.append(f"- `{name}` {g.kind} `{g.suite}`: {c.text()}")
+            lines.append(_short(f"- `{name}` {g.kind} `{g.suite}`: {c.text()}", 200))
         if len(problems) > max_checks:
             lines.append(f"- … and {len(problems) - max_checks} more (see report.html)")
     # a warning-level column (e.g. shot zones, present for ~45% of games) dips below its overall threshold on
@@ -325,16 +332,23 @@ def render_markdown(rep: RunReport, max_checks: int = 12) -> str:
     if gaps or missing:
         from .dates import format_ranges
         lines += ["", "**Coverage gaps**", ""]
-        for (phase, suite), dates in list(missing.items())[:3]:
+        for (phase, suite), dates in list(missing.items())[:2]:
             lines.append(f"- `{suite}`: no rows on {len(dates)} expected dates: {format_ranges(dates, limit=4)}")
-        for s in gaps[:6]:
+        for s in gaps[:4]:
             lines.append(f"- `{s.suite}.{s.column}` < {s.threshold:g}%: {format_ranges(s.low_dates, limit=4)}")
+        more = max(0, len(missing) - 2) + max(0, len(gaps) - 4)
+        if more:
+            lines.append(f"- … and {more} more (see report.html)")
     if rep.next_command:
         lines += ["", f"Next: `{rep.next_command}`"]
     if rep.runbook:
         lines += ["", "Runbook: " + ", ".join(rep.runbook)]
     lines += ["", f"Full report: `{Path(rep.run_dir) / 'report.html'}`"]
     return "\n".join(lines) + "\n"
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 2].rstrip() + " …"
 
 
 def _rate(rate: float | None) -> str:
@@ -355,9 +369,27 @@ def render(rep: RunReport, fmt: str) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
+    """Whole file or nothing; a path that cannot be written is the user's to fix: one line naming it."""
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as e:
+        if tmp.parent.is_dir():
+            tmp.unlink(missing_ok=True)
+        raise UsageError(f"{path}: cannot write the report: {_why(e)}") from None
+
+
+REPORT_EXTENSIONS = {".html": "html", ".htm": "html", ".md": "md", ".json": "json"}
+
+
+def write_report(run_dir: str | Path, out: str | Path, fmt: str | None = None) -> Path:
+    """Write the report of `run_dir` to `out` (format `fmt`, else from the extension, else HTML) atomically."""
+    path = Path(out)
+    fmt = fmt or REPORT_EXTENSIONS.get(path.suffix.lower(), "html")
+    _write_atomic(path, render(build_report(run_dir), fmt))
+    return path
 
 
 def write_reports(run_dir: str | Path, now: dt.datetime | None = None) -> list[Path]:
@@ -369,3 +401,8 @@ def write_reports(run_dir: str | Path, now: dt.datetime | None = None) -> list[P
         _write_atomic(path, render(rep, fmt))
         out.append(path)
     return out
+
+
+def _why(e: OSError) -> str:
+    # mkdir of a parent that exists as a file says "File exists", which reads like the target exists
+    return "a parent is not a directory" if isinstance(e, FileExistsError) else e.strerror or str(e)

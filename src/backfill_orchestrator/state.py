@@ -35,7 +35,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import BackfillError, UsageError
+from .errors import EXIT_USAGE, BackfillError, UsageError
 from .events import Event, runbook_ref
 from .render import to_jsonable
 
@@ -45,6 +45,7 @@ PHASE_STATUSES = ("pending", "preflight", "running", "validating", "passed", "wa
 TERMINAL = ("passed", "warned", "failed", "skipped", "stopped")
 RUN_STATUSES = ("running", "passed", "warned", "failed", "stopped", "interrupted")
 SCHEMA_VERSION = 1
+_SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -76,7 +77,9 @@ CREATE INDEX IF NOT EXISTS gates_phase ON gates (phase, id);
 
 
 class StateError(BackfillError):
-    """state.sqlite is missing, unreadable or not a run state."""
+    """state.sqlite is missing, unreadable or not a run state: the RUN given cannot be used (exit 2)."""
+
+    exit_code = EXIT_USAGE
 
 
 def now_iso() -> str:
@@ -370,6 +373,15 @@ def open_state(run_dir: str | Path) -> RunState:
     path = Path(run_dir) / STATE_FILE
     if not path.is_file():
         raise _unreadable(path, "no such file (is this a run directory?)")
+    # look before connecting: SQLite would turn an empty file into a database (WAL mode writes a header),
+    # and a reader must never change what it was asked to read
+    try:
+        with path.open("rb") as f:
+            header = f.read(len(_SQLITE_MAGIC))
+    except OSError as e:
+        raise _unreadable(path, e.strerror or str(e)) from None
+    if header != _SQLITE_MAGIC:
+        raise _unreadable(path, "empty file" if not header else "not an SQLite database")
     try:
         conn = _connect(path)
         version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()

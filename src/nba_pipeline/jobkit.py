@@ -240,7 +240,7 @@ def select_dates(args: argparse.Namespace) -> list[dt.date] | None:
             raise UsageError("--start-date and --end-date go together")
         return date_range(parse_date(args.start_date, "--start-date"), parse_date(args.end_date, "--end-date"))
     if args.dates_file:
-        out = read_date_file(args.dates_file)
+        out = read_date_file(args.dates_file)  # its errors name the file (and line)
         if not out:
             raise UsageError(f"{args.dates_file}: no dates in the file")
         return out

@@ -222,7 +222,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if a.null_column:
             t, c, f = faults.null_column
             _null_target(t if "." in t else f"nba_raw.{t}", c, f)
-        wh = open_url(a.out or a.warehouse)
+        load_calendar(a.seasons)  # its errors first: a bad --seasons must not leave a new, empty database behind
+        wh = open_url(a.out or a.warehouse, create=True, option="--out" if a.out else "--warehouse")
         try:
             s = write_sample(wh, start, end, a.seed, faults, a.seasons)
         finally:

@@ -236,3 +236,13 @@ def test_heartbeat_digest_and_schedule():
     assert not hb.due(now=3601.0)
     assert hb.due(now=7200.0)
     assert not Heartbeat(None, start=0.0).due(now=1e9)
+
+
+def test_heartbeat_message_carries_the_whole_digest():
+    started = dt.datetime(2026, 1, 3, 1, 0, tzinfo=dt.timezone.utc)
+    ev = heartbeat_event("r9", started, [("a", "passed", None), ("b", "running", "612/1537 days (39.8%)"),
+                                         ("c", "pending", None)], now=started + dt.timedelta(hours=4))
+    body = format_message(ev).body
+    for line in ("a: passed", "b: running (612/1537 days (39.8%))", "c: pending"):
+        assert f"  - {line}" in body, body
+    assert "Run: r9" in body and "Phase: b" in body and "Progress: 612/1537" in body

@@ -79,7 +79,7 @@ def test_html_is_self_contained(demo_run: Path):
     assert "<script" not in html.lower() and "<link" not in html.lower() and "url(" not in html
     refs = set(re.findall(r"(?:src|href)\s*=\s*['\"]([^'\"]+)", html))
     assert refs == set(), refs
-    assert set(re.findall(r"https?://[^\s'\"<]+", html)) <= {"http://www.w3.org/2000/svg"}  # a namespace, not fetched
+    assert re.findall(r"https?://[^\s'\"<]+", html) == []
     # timeline, one strip chart per gate (2), the detail of the one column with a gap, progress
     assert html.count("<svg") == 5
 
@@ -173,3 +173,61 @@ def test_secrets_never_reach_a_report(demo_run: Path):
         assert "hunter2" not in text and "XyZsecret" not in text and "abc123" not in text, path.name
         if path.suffix != ".md":  # the Markdown lists no events
             assert "https://hooks.example.com/***" in text, path.name
+
+
+def test_markdown_of_a_failed_run_with_many_checks_still_fits_a_ticket(demo_run: Path):
+    from runfixture import END, START, _check, _suite_result
+
+    from backfill_orchestrator.dates import date_range, format_ranges
+    from backfill_orchestrator.state import open_state
+
+    days = date_range(START, END)
+    evidence = "1,234 of 99,000 rows have x NULL; NULL on every row on " + format_ranges(days[::3])  # ~300 chars
+    checks = [_check(f"col{i}_coverage", "fail", 12.5, ">= 95%", evidence, column=f"col{i}") for i in range(30)]
+    series = {f"col{i}": [[str(d), 0.0 if i % 2 else 99.0] for d in days[::2]] for i in range(30)}
+    with open_state(demo_run) as st:
+        st.add_gate("player_game_summary", "post", "wide_suite", "critical", 3, "fail",
+                    _suite_result("wide_suite", "nba_analytics.wide", "fail", checks, series))
+    md = render_markdown(build_report(demo_run))
+    lines = md.splitlines()
+    assert len(lines) <= 40 and len(md) < 4000, (len(lines), len(md))
+    assert max(map(len, lines)) <= 240
+    assert "usage_rate_coverage [FAIL, critical]" in md and "col0_coverage [FAIL, critical]" in md
+    assert "more (see report.html)" in md
+    assert lines[-1].startswith("Full report:") and "docs/runbook.md#gate-failed" in md
+
+
+def test_html_names_no_http_url_at_all_and_the_warehouse_endpoint_is_redacted(tmp_path: Path):
+    import sqlite3
+
+    from runfixture import write_demo_run
+
+    run = write_demo_run(tmp_path / "logs" / "runs" / RUN_ID)
+    html = render_html(build_report(run))
+    assert re.findall(r"https?://", html) == []  # not even the SVG namespace: inline SVG in HTML needs none
+    with sqlite3.connect(run / "state.sqlite") as db:
+        db.execute("UPDATE run SET warehouse = ?, config_path = ?",
+                   ("bigquery:proj:https://svc:s3cretpw@bq.example.com/v2?key=K3YK3Y:pfx",
+                    "https://cfg.example.com/pipeline.yaml?token=T0KT0K"))
+    for path in write_reports(run):
+        text = path.read_text()
+        for secret in ("s3cretpw", "K3YK3Y", "T0KT0K"):
+            assert secret not in text, (path.name, secret)
+
+
+def test_missing_dates_come_from_the_full_list_not_the_shortened_evidence():
+    import datetime as dt
+
+    from backfill_orchestrator.dates import format_ranges
+    from backfill_orchestrator.report import _missing_dates
+
+    # 14 separate one-day gaps: the evidence text names 10 ranges and "… and 4 more"
+    missing = [dt.date(2024, 11, 2) + dt.timedelta(days=2 * i) for i in range(14)]
+    evidence = f"missing 14 of 100 expected dates (dates with rows in x.y): {format_ranges(missing)}"
+    assert "and 4 more" in evidence
+    check = {"type": "completeness", "status": "fail", "evidence": evidence,
+             "missing_dates": [d.isoformat() for d in missing]}
+    assert _missing_dates({"checks": [check]}) == missing
+    # a result stored before the field existed still yields what its evidence names
+    old = {k: v for k, v in check.items() if k != "missing_dates"}
+    assert _missing_dates({"checks": [old]}) == missing[:10]

@@ -66,6 +66,8 @@ def test_dropped_dates_fail_completeness_counts_with_ranges(wh, suite_dir):
     result, checks = run(wh, suite_dir, Faults(drop_dates=gap))
     assert checks["dates_complete"].status is Status.FAIL and checks["dates_complete"].observed == 6
     assert "2024-02-05..2024-02-10 (6 dates)" in checks["dates_complete"].evidence
+    # the full list travels with the result (the report's charts draw every missing date from it)
+    assert checks["dates_complete"].missing_dates == [gap[0] + dt.timedelta(days=i) for i in range(6)]
     assert checks["rows_vs_raw"].status is Status.FAIL
     assert checks["games_vs_raw"].status is Status.FAIL and checks["games_vs_raw"].observed == 38
     assert checks["rows_absolute"].status is Status.PASS

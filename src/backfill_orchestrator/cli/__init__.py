@@ -13,6 +13,8 @@ import click
 from .. import __version__
 from ..errors import EXIT_USAGE, BackfillError
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a Ctrl-C
+
 EPILOG = """\b
 Exit codes:
   0  success
@@ -87,12 +89,41 @@ class _Main(click.Group):
                 formatter.write_dl([(n, _shorten(SHORT_HELP[n], limit) if c is None else c.get_short_help_str(limit))
                                     for n, c in shown])
 
+    def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[override]
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as e:  # `backfill --bogus`
+            raise _OneLineUsage.of(e) from None
+
     def invoke(self, ctx: click.Context):  # type: ignore[override]
         try:
             return super().invoke(ctx)
         except BackfillError as e:
             click.echo(f"error: {e}", err=True)
             ctx.exit(e.exit_code)
+        except click.exceptions.NoArgsIsHelpError:
+            raise
+        except click.UsageError as e:  # a subcommand's bad option or argument
+            raise _OneLineUsage.of(e) from None
+        except KeyboardInterrupt:
+            # Ctrl-C (e.g. during `logs -f`) is how one leaves; no traceback, no "Aborted!", the shell's 130
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+class _OneLineUsage(click.ClickException):
+    """Click's usage errors as ONE line like every other user mistake (click prints usage + hint + error)."""
+
+    exit_code = EXIT_USAGE
+
+    @classmethod
+    def of(cls, e: click.UsageError) -> "_OneLineUsage":
+        cmd = e.ctx.command_path if e.ctx else "backfill"
+        return cls(f"{e.format_message()} (see `{cmd} --help`)")
+
+    def show(self, file=None) -> None:  # type: ignore[override]
+        click.echo(f"error: {self.format_message()}", err=True)
 
 
 def _shorten(text: str, limit: int) -> str:

@@ -18,7 +18,8 @@ from .run_cmd import _done
 @click.command("stop")
 @click.argument("run", required=False)
 @logs_dir_option
-@click.option("--grace", default=10.0, show_default=True, help="Seconds between SIGTERM and SIGKILL.")
+@click.option("--grace", default=10.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds between SIGTERM and SIGKILL.")
 def stop_cmd(run: str | None, logs_dir: str, grace: float) -> None:
     """Stop RUN (default: the latest): SIGTERM each running phase's process group, wait, SIGKILL; state `stopped`.
 

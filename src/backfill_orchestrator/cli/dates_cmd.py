@@ -5,8 +5,8 @@ from pathlib import Path
 
 import click
 
-from ..datelist import select_dates
-from ..dates import load_calendar, parse_date, write_date_file
+from ..datelist import select_dates, write_selection
+from ..dates import load_calendar, parse_date
 from ..errors import UsageError
 from ..render import dumps
 
@@ -41,7 +41,7 @@ def dates_cmd(start: str, end: str, calendar: str | None, skip_first_days: int, 
     sel = select_dates(d0, d1, load_calendar(cal_path) if cal_path else None,
                        skip_first_days=skip_first_days, game_days_only=game_days_only)
     if out:
-        write_date_file(out, sel.kept)
+        write_selection(out, sel)
     if as_json:
         click.echo(dumps(sel))
     elif out:

@@ -7,10 +7,11 @@ from pathlib import Path
 import click
 
 from ..dates import format_ranges
-from ..errors import EXIT_FAILED, EXIT_OK, UsageError
-from ..progress import (LogFollower, Progress, format_progress_line, log_status, parser_for, read_into,
-                        utcnow)
+from ..errors import EXIT_FAILED, EXIT_OK
+from ..progress import (LogFollower, Progress, check_text_log, format_progress_line, log_status, parser_for,
+                        read_into, utcnow)
 from ..render import dumps, to_jsonable
+from . import EXIT_INTERRUPTED
 
 
 @click.command("progress")
@@ -31,7 +32,7 @@ def progress_cmd(ctx: click.Context, logfile: str, fmt: str, config_file: str | 
     failed dates as ranges, fatal errors. The format is detected from the first recognisable lines.
 
     Exit code: 0 when the log shows no failure, 1 when it has failed dates, a fatal error (Traceback, FATAL,
-    CRITICAL ERROR) or an interrupted run; 2 for a bad argument. A log without its completion block is reported
+    CRITICAL ERROR) or an interrupted run; 2 for a bad argument; 130 when -f is stopped by Ctrl-C. A log without its completion block is reported
     `incomplete` (still running, or the job died: the users' legacy jobs always exit 0).
 
     \b
@@ -39,15 +40,13 @@ def progress_cmd(ctx: click.Context, logfile: str, fmt: str, config_file: str | 
       backfill progress logs/player_game_summary_backfill.log
       backfill progress -f --every 60 logs/latest/player_game_summary.log
     """
-    path = Path(logfile)
-    if not path.is_file():
-        raise UsageError(f"{logfile}: no such log file")
+    path = check_text_log(logfile)
     parser = parser_for(fmt, _custom_formats(config_file))
-    progress = _follow(path, parser, every) if follow else _read_all(path, parser)
+    progress, interrupted = _follow(path, parser, every) if follow else (_read_all(path, parser), False)
     click.echo(dumps({"log": str(path), "status": log_status(progress), "percent": progress.percent,
                       **to_jsonable(progress)}) if as_json else summary_text(path, progress))
     failed = log_status(progress) in ("failed", "fatal", "interrupted") or progress.failed or progress.failed_dates
-    ctx.exit(EXIT_FAILED if failed else EXIT_OK)
+    ctx.exit(EXIT_INTERRUPTED if interrupted else EXIT_FAILED if failed else EXIT_OK)
 
 
 def _custom_formats(config_file: str | None) -> dict:
@@ -63,8 +62,9 @@ def _read_all(path: Path, parser) -> Progress:
     return parser.snapshot(utcnow())
 
 
-def _follow(path: Path, parser, every: float) -> Progress:
-    next_line, seen_complete = 0.0, False
+def _follow(path: Path, parser, every: float) -> tuple[Progress, bool]:
+    """The progress when the completion block was read or Ctrl-C was pressed, and whether it was Ctrl-C."""
+    next_line, seen_complete, interrupted = 0.0, False, False
     with LogFollower(path) as follower:
         try:
             while True:
@@ -78,10 +78,10 @@ def _follow(path: Path, parser, every: float) -> Progress:
                     break
                 seen_complete = progress.completed
                 time.sleep(min(0.5, every))  # polling a file: nothing to wake us when it grows
-        except KeyboardInterrupt:
-            pass
+        except KeyboardInterrupt:  # Ctrl-C is how one stops following: the summary so far, then exit 130
+            interrupted = True
         read_into(follower, parser, final=True)
-    return parser.snapshot(utcnow())
+    return parser.snapshot(utcnow()), interrupted
 
 
 def summary_text(path: Path, p: Progress) -> str:

@@ -1,15 +1,11 @@
 """`backfill report`: the run report (HTML with charts, Markdown for a ticket, JSON) from a run's state."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from ..report import build_report, render, write_reports
+from ..report import build_report, render, write_report, write_reports
 from ..state import resolve_run_dir
 from .options import logs_dir_option
-
-_EXT = {".html": "html", ".htm": "html", ".md": "md", ".json": "json"}
 
 
 @click.command("report")
@@ -33,12 +29,7 @@ def report_cmd(run: str | None, fmt: str | None, out: str | None, logs_dir: str)
     """
     run_dir = resolve_run_dir(logs_dir, run)
     if out:
-        fmt = fmt or _EXT.get(Path(out).suffix.lower(), "html")
-        text = render(build_report(run_dir), fmt)
-        tmp = Path(out).with_name(f".{Path(out).name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(out)
-        click.echo(f"wrote {out}")
+        click.echo(f"wrote {write_report(run_dir, out, fmt)}")
     elif fmt:
         click.echo(render(build_report(run_dir), fmt), nl=False)
     else:

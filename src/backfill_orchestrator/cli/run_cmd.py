@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from ..config import load_config, load_gate_suites
+from ..config import load_config
 from ..orchestrator import Orchestrator, RunOptions, RunResult, parse_adopt
 from ..orchestrator import dry_run as plan_dry_run
 from ..plan import make_plan
@@ -39,13 +39,14 @@ def run_cmd(config: str, adopt: tuple[str, ...], dry_run: bool, stop_phases_on_e
       backfill run --dry-run
     """
     cfg = load_config(config)
-    load_gate_suites(cfg)  # a gate naming a missing suite is refused before anything is printed or started
     opts = RunOptions(adopt=tuple(parse_adopt(a) for a in adopt), only=only, stop_phases_on_exit=stop_phases_on_exit)
     if dry_run:
         click.echo(plan_dry_run(cfg, opts).text())
         return
+    orch = Orchestrator.new_run(cfg, opts)
+    orch.check()  # gates' suites, --only, --adopt: refused before anything is printed or started
     click.echo(make_plan(cfg).text())
-    _done(Orchestrator.new_run(cfg, opts).run())
+    _done(orch.run())
 
 
 @click.command("resume")

@@ -14,7 +14,8 @@ from .options import logs_dir_option
 @click.argument("run", required=False)
 @logs_dir_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable (stable fields, see status.py).")
-@click.option("--events", default=10, show_default=True, help="How many recent events to show.")
+@click.option("--events", default=10, show_default=True, type=click.IntRange(min=0),
+              help="How many recent events to show.")
 @click.option("--prometheus", type=click.Path(dir_okay=False), metavar="FILE",
               help="Also write node-exporter textfile metrics to FILE (atomically), for Grafana.")
 def status_cmd(run: str | None, logs_dir: str, as_json: bool, events: int, prometheus: str | None) -> None:

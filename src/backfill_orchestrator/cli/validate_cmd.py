@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import click
 
 from ..dates import Calendar, load_calendar, parse_date
-from ..errors import EXIT_FAILED, EXIT_OK, EXIT_WARNED, UsageError
+from ..errors import EXIT_FAILED, EXIT_OK, EXIT_WARNED, UsageError, WarehouseError
 from ..render import stdout_is_tty
 from ..validation import Suite, SuiteResult, load_suites, run_suite
 from ..validation import render
@@ -58,6 +59,10 @@ def validate_cmd(ctx: click.Context, suite_name: str | None, table: str | None, 
     start, end = parse_date(start_date, "--start-date"), parse_date(end_date, "--end-date")
     baseline = (parse_date(baseline_start, "--baseline-start"), parse_date(baseline_end, "--baseline-end")) \
         if baseline_start and baseline_end else None
+    if end < start:  # said before any suite, calendar or warehouse is opened
+        raise UsageError(f"--end-date: end date {end} is before start date {start}")
+    if baseline and baseline[1] < baseline[0]:
+        raise UsageError(f"--baseline-end: end date {baseline[1]} is before start date {baseline[0]}")
     wh, suites, calendar = _setup(suites_path, duckdb_path, config_path, calendar_path)
     try:
         chosen = _choose(suites, suite_name, table)
@@ -86,13 +91,22 @@ def _setup(suites_path: str | None, duckdb_path: str | None, config_path: str | 
             raise UsageError(f"--warehouse: no such DuckDB file: {duckdb_path}")
         from ..warehouse.duckdb import DuckDBWarehouse
 
-        return DuckDBWarehouse(duckdb_path, read_only=True), suites, calendar
+        return _open(lambda: DuckDBWarehouse(duckdb_path, read_only=True), f"--warehouse {duckdb_path}"), suites, \
+            calendar
     if cfg is None:
         raise UsageError(f"no warehouse: give --warehouse DUCKDB_FILE or --config FILE ({DEFAULT_CONFIG} not found)")
     if cfg.warehouse.kind == "duckdb" and not Path(cfg.warehouse.path).is_file():
         # validating must not create an empty database where the data was expected
         raise UsageError(f"{cfg.path}: warehouse DuckDB file not found: {cfg.warehouse.path}")
-    return open_warehouse(cfg.warehouse), suites, calendar
+    return _open(lambda: open_warehouse(cfg.warehouse), f"{cfg.path}: warehouse {cfg.warehouse.path}"), suites, \
+        calendar
+
+
+def _open(opener: Callable[[], Warehouse], what: str) -> Warehouse:
+    try:
+        return opener()
+    except WarehouseError as e:  # a file the user named that DuckDB cannot open: theirs to fix (exit 2)
+        raise UsageError(f"{what}: {e}") from None
 
 
 def _choose(suites: dict[str, Suite], name: str | None, table: str | None) -> list[Suite]:

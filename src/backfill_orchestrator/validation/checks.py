@@ -193,7 +193,9 @@ def _completeness(check: Check, p: Plan, env: Env) -> CheckResult:
         evidence = f"missing {len(missing)} of {len(expected)} expected dates ({source}): {format_ranges(missing)}"
     else:
         evidence = f"all {len(expected)} expected dates present ({source})"
-    return _result(check, _judge(check, len(missing), pct), len(missing), evidence)
+    result = _result(check, _judge(check, len(missing), pct), len(missing), evidence)
+    result.missing_dates = missing
+    return result
 
 
 def _range(check: Check, p: Plan, env: Env) -> CheckResult:

@@ -36,6 +36,8 @@ class CheckResult:
     examples: list[dict[str, Any]] = field(default_factory=list)
     column: str | None = None
     if_no_baseline: str = "warn"  # how a NO_BASELINE result counts in the gate: warn | pass | fail
+    missing_dates: list[dt.date] = field(default_factory=list)  # completeness: every missing date (the evidence
+    #                                                             text shortens long lists; charts need them all)
 
     @property
     def blocking(self) -> bool:

@@ -45,7 +45,10 @@ class DuckDBWarehouse:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._datasets = tuple(sorted((datasets or {}).items()))
         self._prefix = dataset_prefix
-        self._con = duckdb.connect(self.path, read_only=read_only)
+        try:
+            self._con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.Error as e:  # not a DuckDB file, locked by another process, unreadable: one line, with the path
+            raise WarehouseError(f"cannot open DuckDB database {self.path}: {str(e).splitlines()[0]}") from None
         # One connection is shared by worker threads; each thread gets its own cursor, and writes are
         # serialised because DuckDB allows one writing transaction per table at a time.
         self._local = threading.local()

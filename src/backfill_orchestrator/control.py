@@ -116,7 +116,7 @@ def prepare_restart(run_dir: Path, phase: str, from_date: dt.date | None,
     run again. Refuses while the run's orchestrator or the phase's process is alive (never two copies)."""
     with open_state(run_dir) as st:
         run = st.run()
-        rec = st.phase(phase)
+        st.phase(phase)  # an unknown phase is a one-line error before anything changes
         if orchestrator_alive(run):
             raise UsageError(f"run {run.id} is being driven by PID {run.pid}; stop it first: backfill stop {run.id}")
         downstream = dependents(st, [phase], deps)

@@ -11,8 +11,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .dates import Calendar, date_range, format_ranges, write_date_file
 from .errors import UsageError
+from .dates import Calendar, date_range, format_ranges, write_date_file
 
 OFF_SEASON = "off-season"
 
@@ -88,12 +88,6 @@ def select_dates(start: dt.date, end: dt.date, calendar: Calendar | None = None,
 def write_selection(out: str | Path, selection: DateSelection) -> Path:
     """Write the kept dates to `out` atomically; a path that cannot be written is one line naming it."""
     try:
-        write_date_file(out, selection.kept)
-    except OSError as e:
-        raise UsageError(f"--out {out}: cannot write the date list: {_why(e)}") from None
-    return Path(out)
-
-
-def _why(e: OSError) -> str:
-    # mkdir of a parent that exists as a file says "File exists", which reads like the target exists
-    return "a parent is not a directory" if isinstance(e, FileExistsError) else e.strerror or str(e)
+        return write_date_file(out, selection.kept)
+    except UsageError as e:  # name the option too: the user typed `--out`
+        raise UsageError(f"--out {e}") from None

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from .atomic import write_text_atomic
 from .errors import UsageError
 from .yamlsource import load_yaml
 
@@ -45,13 +46,9 @@ def read_date_file(path: str | Path) -> list[dt.date]:
     return sorted(set(out))
 
 
-def write_date_file(path: str | Path, dates: Iterable[dt.date]) -> None:
-    """Write atomically (temp file + rename) so a reader never sees half a list."""
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(p.name + ".tmp")
-    tmp.write_text("".join(f"{d.isoformat()}\n" for d in dates), encoding="utf-8")
-    tmp.replace(p)
+def write_date_file(path: str | Path, dates: Iterable[dt.date]) -> Path:
+    """One ISO date per line, written atomically so a reader never sees half a list."""
+    return write_text_atomic(path, "".join(f"{d.isoformat()}\n" for d in dates), "the date list")
 
 
 def compress_ranges(dates: Iterable[dt.date]) -> list[tuple[dt.date, dt.date, int]]:

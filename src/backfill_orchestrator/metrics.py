@@ -27,12 +27,11 @@ Metrics (all gauges; labels `pipeline`, `run_id`, and `phase` where per phase):
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .control import orchestrator_alive, phase_process
-from .errors import UsageError
+from .atomic import write_text_atomic
 from .state import PHASE_STATUSES, RUN_STATUSES, list_runs, open_state, parse_iso
 
 GATE_STATUSES = ("pass", "warn", "fail", "error")
@@ -176,22 +175,7 @@ def _last_success(run_dir: Path, pipeline: str, run) -> float | None:
 
 
 def write_metrics(run_dir: str | Path, out: str | Path, now: dt.datetime | None = None) -> Path:
-    """Write the run's metrics to `out` atomically; returns the path."""
-    text = collect_metrics(run_dir, now).text()
-    path = Path(out)
-    # not *.prom: the textfile collector must never pick up the half-written temp file
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as e:
-        if tmp.parent.is_dir():
-            tmp.unlink(missing_ok=True)
-        raise UsageError(f"{path}: cannot write metrics: {_why(e)}") from None
-    return path
+    """Write the run's metrics to `out` atomically (the temp file is never `*.prom`); returns the path."""
+    return write_text_atomic(out, collect_metrics(run_dir, now).text(), "metrics")
 
 
-def _why(e: OSError) -> str:
-    # mkdir of a parent that exists as a file says "File exists", which reads like the target exists
-    return "a parent is not a directory" if isinstance(e, FileExistsError) else e.strerror or str(e)

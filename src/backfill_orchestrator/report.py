@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageError
+from .atomic import write_text_atomic
 from .events import ANCHORS, RUNBOOK
 from .redact import redact_text
 from .render import dumps
@@ -368,19 +368,6 @@ def render(rep: RunReport, fmt: str) -> str:
     return render_html(rep)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Whole file or nothing; a path that cannot be written is the user's to fix: one line naming it."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    except OSError as e:
-        if tmp.parent.is_dir():
-            tmp.unlink(missing_ok=True)
-        raise UsageError(f"{path}: cannot write the report: {_why(e)}") from None
-
-
 REPORT_EXTENSIONS = {".html": "html", ".htm": "html", ".md": "md", ".json": "json"}
 
 
@@ -388,7 +375,7 @@ def write_report(run_dir: str | Path, out: str | Path, fmt: str | None = None) -
     """Write the report of `run_dir` to `out` (format `fmt`, else from the extension, else HTML) atomically."""
     path = Path(out)
     fmt = fmt or REPORT_EXTENSIONS.get(path.suffix.lower(), "html")
-    _write_atomic(path, render(build_report(run_dir), fmt))
+    write_text_atomic(path, render(build_report(run_dir), fmt), "the report")
     return path
 
 
@@ -398,11 +385,6 @@ def write_reports(run_dir: str | Path, now: dt.datetime | None = None) -> list[P
     out = []
     for name, fmt in zip(REPORT_FILES, ("html", "md", "json")):
         path = Path(run_dir) / name
-        _write_atomic(path, render(rep, fmt))
+        write_text_atomic(path, render(rep, fmt), "the report")
         out.append(path)
     return out
-
-
-def _why(e: OSError) -> str:
-    # mkdir of a parent that exists as a file says "File exists", which reads like the target exists
-    return "a parent is not a directory" if isinstance(e, FileExistsError) else e.strerror or str(e)

@@ -14,8 +14,8 @@ import pytest
 
 from backfill_orchestrator.warehouse import Column
 from backfill_orchestrator.warehouse.duckdb import DuckDBWarehouse
-from nba_pipeline.sample_data import Faults, write_sample
-from nba_pipeline.tables import DERIVED, PLAYER_BOX, PLAYER_GAME, TEAM_BOX, TEAM_OFFENSE
+from nba_pipeline.sample_data import write_sample
+from nba_pipeline.tables import DERIVED, PLAYER_BOX, PLAYER_GAME
 
 from nba_jobhelp import ROOT, check_format, run_job, run_until
 

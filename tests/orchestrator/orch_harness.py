@@ -15,7 +15,6 @@ from typing import Callable
 
 import duckdb
 import psutil
-import pytest
 
 from backfill_orchestrator.state import open_state
 

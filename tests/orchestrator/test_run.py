@@ -7,7 +7,7 @@ from pathlib import Path
 from backfill_orchestrator.dates import read_date_file
 from backfill_orchestrator.state import open_state
 
-from orch_harness import END, START, Harness, alive, job
+from orch_harness import START, Harness, alive, job
 
 
 def test_three_phases_pass_with_every_log_format(h: Harness) -> None:

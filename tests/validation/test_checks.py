@@ -6,7 +6,7 @@ import statistics
 from pathlib import Path
 
 import pytest
-from conftest import PLAYERS, RANGE, Faults, build, write_suite
+from valdata import PLAYERS, RANGE, Faults, build, write_suite
 from suites_text import ALL
 
 from backfill_orchestrator.dates import load_calendar

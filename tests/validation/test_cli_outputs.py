@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import Faults, build, write_suite
+from valdata import Faults, build, write_suite
 from suites_text import ALL
 
 from backfill_orchestrator.cli import cli

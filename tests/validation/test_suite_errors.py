@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import RANGE, build, write_suite
+from valdata import RANGE, build, write_suite
 
 from backfill_orchestrator.cli import cli
 from backfill_orchestrator.errors import ConfigError

@@ -7,6 +7,7 @@ from typing import Callable
 import click
 
 from ..dates import Calendar, load_calendar, parse_date
+from ..atomic import write_text_atomic
 from ..errors import EXIT_FAILED, EXIT_OK, EXIT_WARNED, UsageError, WarehouseError
 from ..render import stdout_is_tty
 from ..validation import Suite, SuiteResult, load_suites, run_suite
@@ -141,9 +142,5 @@ def _output(results: list[SuiteResult], as_json: bool, markdown: str | None, jun
 
 
 def _write(path: Path, text: str) -> None:
-    """Whole file or nothing: write a temporary file and rename it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    write_text_atomic(path, text, "the validation output")
 

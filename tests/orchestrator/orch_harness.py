@@ -122,3 +122,14 @@ def alive(pid: int) -> bool:
         return False
 
 
+def running(h: "Harness", phase: str, min_dates: int = 1):
+    """Wait until `phase` runs with a recorded PID and has logged at least `min_dates` dates."""
+    def ready():
+        try:
+            rec = h.phase(phase)
+        except Exception:  # the state may not have the phase row yet
+            return None
+        if rec.status == "running" and rec.pid and h.log_lines(rec.log_path, "[jobkit] DATE") >= min_dates:
+            return rec
+        return None
+    return wait_for(ready, what=f"phase {phase} running")

@@ -12,20 +12,7 @@ from backfill_orchestrator.dates import read_date_file
 from backfill_orchestrator.lock import lock_path
 from backfill_orchestrator.state import open_state
 
-from orch_harness import FAKES, Harness, alive, job, wait_for
-
-
-def _running(h: Harness, phase: str, min_dates: int = 1):
-    """Wait until `phase` runs with a recorded PID and has logged at least `min_dates` dates."""
-    def ready():
-        try:
-            rec = h.phase(phase)
-        except Exception:
-            return None
-        if rec.status == "running" and rec.pid and h.log_lines(rec.log_path, "[jobkit] DATE") >= min_dates:
-            return rec
-        return None
-    return wait_for(ready, what=f"phase {phase} running")
+from orch_harness import FAKES, Harness, alive, job, running, wait_for
 
 
 def test_adopt_an_externally_started_process(h: Harness, tmp_path: Path) -> None:
@@ -55,7 +42,7 @@ def test_kill9_then_resume_readopts_without_a_second_launch(h: Harness, tmp_path
                      "post": "items"},
                     {"name": "b", "depends_on": ["a"], "command": job("jobkit_fake.py")}])
     orch = h.start("run", str(cfg))
-    a = _running(h, "a", min_dates=2)
+    a = running(h, "a", min_dates=2)
     os.kill(orch.pid, signal.SIGKILL)
     orch.wait(5)
     assert alive(a.pid)  # the phase outlives its orchestrator (own session)
@@ -74,7 +61,7 @@ def test_resume_judges_a_phase_that_ended_unwatched(h: Harness, tmp_path: Path) 
     cfg = h.config([{"name": "a", "command": job("counted_job.py", "--counter", str(counter), "--sleep", "0.1"),
                      "post": "items"}])
     orch = h.start("run", str(cfg))
-    a = _running(h, "a")
+    a = running(h, "a")
     os.kill(orch.pid, signal.SIGKILL)
     orch.wait(5)
     wait_for(lambda: not alive(a.pid), what="phase to end")
@@ -88,7 +75,7 @@ def test_resume_judges_a_phase_that_ended_unwatched(h: Harness, tmp_path: Path) 
 def test_second_run_is_refused_then_stop(h: Harness, tmp_path: Path) -> None:
     cfg = h.config([{"name": "a", "command": job("jobkit_fake.py", "--sleep", "0.5", "--days", "100")}])
     orch = h.start("run", str(cfg))
-    a = _running(h, "a")
+    a = running(h, "a")
     run = h.run_record()
     r = h.cli("run", str(cfg))
     assert r.code == 2, r.err
@@ -138,11 +125,11 @@ def test_restart_from_reruns_those_dates_and_regates_dependents(h: Harness) -> N
     assert h.log_lines(b.log_path, "[jobkit] START") == 1
 
 
-def test_sigterm_records_and_leaves_the_phase_running(h: Harness, tmp_path: Path) -> None:
+def test_sigterm_records_and_leaves_the_phaserunning(h: Harness, tmp_path: Path) -> None:
     counter = tmp_path / "launches"
     cfg = h.config([{"name": "a", "command": job("counted_job.py", "--counter", str(counter), "--sleep", "0.3")}])
     orch = h.start("run", str(cfg))
-    a = _running(h, "a")
+    a = running(h, "a")
     os.kill(orch.pid, signal.SIGHUP)  # ignored
     os.kill(orch.pid, signal.SIGTERM)
     assert orch.wait(5) == 1
@@ -157,7 +144,7 @@ def test_sigterm_records_and_leaves_the_phase_running(h: Harness, tmp_path: Path
 def test_stop_without_its_orchestrator_stops_the_phase_group(h: Harness, tmp_path: Path) -> None:
     cfg = h.config([{"name": "a", "command": job("jobkit_fake.py", "--sleep", "0.5", "--days", "100")}])
     orch = h.start("run", str(cfg))
-    a = _running(h, "a")
+    a = running(h, "a")
     os.kill(orch.pid, signal.SIGKILL)
     orch.wait(5)
     r = h.cli("stop", "--grace", "5")

@@ -9,19 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from orch_harness import Harness, alive, job, wait_for
-
-
-def _running(h: Harness, phase: str, min_dates: int = 1):
-    def ready():
-        try:
-            rec = h.phase(phase)
-        except Exception:
-            return None
-        if rec.status == "running" and rec.pid and h.log_lines(rec.log_path, "[jobkit] DATE") >= min_dates:
-            return rec
-        return None
-    return wait_for(ready, what=f"phase {phase} running")
+from orch_harness import Harness, alive, job, running, wait_for
 
 
 def _sql(run_dir: Path, *statements: tuple[str, tuple]) -> None:
@@ -94,7 +82,7 @@ def test_restart_refuses_while_a_dependent_phase_still_runs(h: Harness, tmp_path
                     {"name": "b", "depends_on": ["a"],
                      "command": job("counted_job.py", "--counter", str(counter), "--sleep", "1.0")}])
     orch = h.start("run", str(cfg))
-    b = _running(h, "b")
+    b = running(h, "b")
     orch.send_signal(signal.SIGTERM)
     assert orch.wait(10) == 1
     assert alive(b.pid)  # left running, as designed
@@ -161,7 +149,7 @@ def test_a_running_orchestrator_honours_stop_grace(h: Harness) -> None:
     cfg = h.config([{"name": "a", "command": job("jobkit_fake.py", "--sleep", "0.2", "--ignore-term"),
                      "dates": {"start": "2024-01-01", "end": "2024-12-31"}}])
     orch = h.start("run", str(cfg))
-    a = _running(h, "a")
+    a = running(h, "a")
     t0 = time.monotonic()
     r = h.cli("stop", "--grace", "0.5")
     assert r.code == 0, r.err

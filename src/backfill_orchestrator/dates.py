@@ -1,4 +1,5 @@
-"""Dates: inclusive ranges, date-list files, the season calendar and the bootstrap rule, ranges for evidence.
+"""Dates: inclusive ranges, date-list files, the job kit's checkpoint file, the season calendar and the bootstrap
+rule, ranges for evidence.
 
 Knows nothing of basketball: a calendar is a list of seasons (start, end of regular season, end of
 playoffs) read from YAML such as config/seasons.yaml.
@@ -6,6 +7,7 @@ playoffs) read from YAML such as config/seasons.yaml.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -49,6 +51,20 @@ def read_date_file(path: str | Path) -> list[dt.date]:
 def write_date_file(path: str | Path, dates: Iterable[dt.date]) -> Path:
     """One ISO date per line, written atomically so a reader never sees half a list."""
     return write_text_atomic(path, "".join(f"{d.isoformat()}\n" for d in dates), "the date list")
+
+
+CHECKPOINT_STATUSES = ("done", "failed", "skipped")
+# what reading an unreadable, truncated, non-JSON or wrongly shaped checkpoint raises
+CHECKPOINT_READ_ERRORS = (OSError, ValueError, AttributeError, TypeError)
+
+
+def read_checkpoint_file(path: str | Path) -> tuple[str | None, dict[str, set[dt.date]]]:
+    """The job kit's checkpoint `{"job": ..., "done": [...], "failed": [...], "skipped": [...]}` (ISO dates) as
+    (job, {status: dates}); raises one of CHECKPOINT_READ_ERRORS when the file is not one. The jobs read it to
+    resume (a bad file is a usage error there), `backfill plan` to say what is left (a note): one reader, so
+    both agree on what the file means."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    return data.get("job"), {s: {dt.date.fromisoformat(d) for d in data.get(s, [])} for s in CHECKPOINT_STATUSES}
 
 
 def compress_ranges(dates: Iterable[dt.date]) -> list[tuple[dt.date, dt.date, int]]:

@@ -18,12 +18,12 @@ import json
 import os
 import re
 import socket
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psutil
 
+from .clock import iso_utc
 from .errors import UsageError
 from .events import runbook_ref
 
@@ -101,7 +101,7 @@ def acquire(logs_dir: str | Path, pipeline: str, label: str, run_id: str) -> Loc
     reason = _stale_reason(previous) if previous else None
     me = psutil.Process()
     info = LockInfo(os.getpid(), socket.gethostname(), run_id,
-                    time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), me.create_time(), label)
+                    iso_utc(), me.create_time(), label)
     data = json.dumps(asdict(info)).encode()
     os.ftruncate(fd, 0)
     os.pwrite(fd, data, 0)

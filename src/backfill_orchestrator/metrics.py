@@ -32,7 +32,8 @@ from pathlib import Path
 
 from .control import orchestrator_alive, phase_process
 from .atomic import write_text_atomic
-from .state import PHASE_STATUSES, RUN_STATUSES, list_runs, open_state, parse_iso
+from .clock import parse_iso
+from .state import PHASE_STATUSES, RUN_STATUSES, list_runs, open_state
 
 GATE_STATUSES = ("pass", "warn", "fail", "error")
 CHECK_STATUSES = ("pass", "warn", "fail", "error", "no_baseline")

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+from .clock import hm_duration, iso_utc, utcnow
 from .config import EVENTS, Notification
 from .events import ANCHORS, RUNBOOK, Event
 from .redact import redact_text, redact_url
@@ -68,7 +69,7 @@ def format_message(event: Event) -> Message:
         lines.append(f"Log: {event.log_path}")
     if event.next_command:
         lines.append(f"Next: {event.next_command}")
-    lines.append(f"At: {event.at.astimezone(dt.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')}")
+    lines.append(f"At: {iso_utc(event.at)}")
     if event.runbook:
         anchor = ANCHORS.get(event.runbook, event.runbook)
         lines.append(f"Runbook: {RUNBOOK}#{anchor}")
@@ -108,8 +109,8 @@ def heartbeat_event(run_id: str, started_at: dt.datetime, phases: Sequence[tuple
 
     The message names the running phase and its progress so that a reader knows, at a glance, that the
     run is alive and how far it is."""
-    now = now or dt.datetime.now(dt.timezone.utc)
-    elapsed = _duration(max(0.0, (now - started_at).total_seconds()))
+    now = now or utcnow()
+    elapsed = hm_duration(max(0.0, (now - started_at).total_seconds()))
     running = [p for p in phases if p[1] in ("running", "validating", "preflight", "retrying", "stalled")]
     current = running[0] if running else None
     done = sum(1 for p in phases if p[1] in ("passed", "warned", "skipped"))
@@ -121,11 +122,6 @@ def heartbeat_event(run_id: str, started_at: dt.datetime, phases: Sequence[tuple
                  progress=current[2] if current else None, log_path=log_path,
                  next_command=next_command or f"backfill status {run_id}",
                  data={"phases": digest, "elapsed_seconds": (now - started_at).total_seconds()})
-
-
-def _duration(seconds: float) -> str:
-    h, rem = divmod(int(seconds), 3600)
-    return f"{h}h{rem // 60:02d}m" if h else f"{rem // 60}m{rem % 60:02d}s"
 
 
 class _RedactApprise(logging.Filter):

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 import psutil
 
 from . import process
+from .clock import iso_utc, parse_iso
 from .config import Phase
 from .dates import format_ranges, parse_date, read_date_file, write_date_file
 from .decisions import backoff_seconds, judge_attempt, stall_threshold
@@ -27,14 +28,10 @@ from .events import runbook_ref
 from .process import AdoptRefused, ProcessHandle
 from .progress import (AutoParser, FollowPosition, LineParser, LogFollower, Progress, follow, format_progress_line,
                        parser_for, read_into, utcnow)
-from .state import PhaseRecord, now_iso, parse_iso
+from .state import PhaseRecord, now_iso
 
 if TYPE_CHECKING:
     from .orchestrator import AdoptSpec, Orchestrator
-
-
-def _iso(t: dt.datetime) -> str:
-    return t.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def date_status(parser: LineParser) -> dict[dt.date, str]:
@@ -295,7 +292,7 @@ class PhaseRunner:
             delay = backoff_seconds(self.phase.retry_backoff, rec.tries)
             at = utcnow() + dt.timedelta(seconds=delay)
             self.st.update_phase(self.name, status="retrying", dates_file=str(retry_file),
-                                 dates_count=len(outcome.retry_dates), retry_at=_iso(at), message=outcome.reason)
+                                 dates_count=len(outcome.retry_dates), retry_at=iso_utc(at), message=outcome.reason)
             self.o.event("retrying", f"phase {self.name} attempt {rec.attempt} failed ({outcome.reason}); retry "
                          f"{rec.tries}/{self.phase.retries} of {len(outcome.retry_dates)} dates "
                          f"({format_ranges(outcome.retry_dates, limit=3)}) in {delay:.1f}s",
@@ -368,7 +365,7 @@ class PhaseRunner:
         line = format_progress_line(self.name, p, utcnow())
         self.st.add_progress(self.name, attempt, done=p.done, total=p.total, ok=p.ok, failed=p.failed,
                              skipped=p.skipped, records=p.records, rate=p.rate_per_min,
-                             eta=_iso(p.eta) if p.eta else None, line=line)
+                             eta=iso_utc(p.eta) if p.eta else None, line=line)
         if log and self.o.log is not None:
             self.o.log.line(line, stamped=True)
         return line

@@ -15,17 +15,17 @@ A warehouse that cannot be reached leaves the warehouse columns unknown (with th
 from __future__ import annotations
 
 import datetime as dt
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .clock import hm_duration, iso_utc, parse_iso
 from .config import Phase, PipelineConfig
-from .dates import format_ranges
+from .dates import CHECKPOINT_READ_ERRORS, CHECKPOINT_STATUSES, format_ranges, read_checkpoint_file
 from .errors import BackfillError, TableNotFound
 from .events import runbook_ref
 from .redact import redact_text
-from .state import RunState, list_runs, open_state, parse_iso
+from .state import RunState, list_runs, open_state
 
 
 @dataclass
@@ -90,34 +90,25 @@ class Plan:
             if not p.to_do:
                 eta = "nothing to do"
             elif p.rate and p.eta_seconds is not None:
-                eta = f"ETA {_duration(p.eta_seconds)} at {p.rate:.2f} dates/min (measured in run {p.rate_from})"
+                eta = f"ETA {hm_duration(p.eta_seconds)} at {p.rate:.2f} dates/min (measured in run {p.rate_from})"
             else:
                 eta = "ETA unknown (no earlier run measured this phase)"
             lines.append(f"      {eta}")
             lines.extend(f"      note: {redact_text(n)}" for n in p.notes)
         total = self.eta_seconds
         lines.append(f"total to do: {self.to_do:,} phase-dates; ETA "
-                     + (_duration(total) if total is not None else "unknown"))
+                     + (hm_duration(total) if total is not None else "unknown"))
         return "\n".join(lines)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "unknown"
-    s = int(round(seconds))
-    h, rem = divmod(s, 3600)
-    return f"{h}h{rem // 60:02d}m" if h else f"{rem // 60}m{rem % 60:02d}s"
 
 
 def read_checkpoint(path: Path) -> tuple[dict[str, set[dt.date]], str | None]:
     """The job kit's checkpoint sets; (empty sets, note) when the file is missing or unreadable."""
-    empty: dict[str, set[dt.date]] = {"done": set(), "failed": set(), "skipped": set()}
+    empty: dict[str, set[dt.date]] = {s: set() for s in CHECKPOINT_STATUSES}
     if not path.is_file():
         return empty, None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return {k: {dt.date.fromisoformat(d) for d in data.get(k, [])} for k in empty}, None
-    except (OSError, ValueError, AttributeError, TypeError) as e:
+        return read_checkpoint_file(path)[1], None
+    except CHECKPOINT_READ_ERRORS as e:
         return empty, f"checkpoint {path} unreadable ({type(e).__name__}: {e}); treated as empty"
 
 
@@ -225,8 +216,7 @@ def make_plan(config: PipelineConfig, run_state: RunState | str | Path | None = 
     finally:
         if own_wh and wh is not None:
             wh.close()
-    return Plan(str(config.path), config.pipeline, config.warehouse_label(), phases,
-                dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z"))
+    return Plan(str(config.path), config.pipeline, config.warehouse_label(), phases, iso_utc())
 
 
 def _load_suites(config: PipelineConfig) -> dict[str, Any]:

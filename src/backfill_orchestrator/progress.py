@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from .clock import as_utc, iso_utc, utcnow
 from .errors import UsageError
 from .process import ExitInfo, ProcessHandle, wait
-from .progress_formats import _utc  # one rule for naive times: they are UTC
 from .progress_formats import (BUILTIN_FORMATS, AutoParser, JobkitParser, LegacyParser, LineParser, Progress,
                                RegexFormat, RegexParser, parser_for)
 
@@ -46,10 +46,6 @@ __all__ = ["BUILTIN_FORMATS", "AutoParser", "JobkitParser", "LegacyParser", "Lin
 
 READ_CHUNK = 1 << 20
 MAX_LINE = 1 << 20  # a "line" longer than this is cut (a job printing binary garbage must not exhaust memory)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
 
 
 @dataclass(frozen=True)
@@ -233,7 +229,7 @@ def format_progress_line(phase: str, progress: Progress, now: dt.datetime) -> st
     """`2026-01-03T14:35:00Z phase=P 612/1537 days (39.8%) ok=610 failed=2 records=51,234 rate=2.1 d/min
     eta=2026-01-03T21:55Z` (skipped=, complete=, fatal appear only when they apply)."""
     p = progress
-    parts = [_utc(now).strftime("%Y-%m-%dT%H:%M:%SZ"), f"phase={phase}"]
+    parts = [iso_utc(now), f"phase={phase}"]
     if p.total:
         parts.append(f"{p.done}/{p.total} days ({100.0 * p.done / p.total:.1f}%)")
     else:
@@ -243,7 +239,7 @@ def format_progress_line(phase: str, progress: Progress, now: dt.datetime) -> st
         parts.append(f"skipped={p.skipped}")
     parts.append(f"records={p.records:,}")
     parts.append(f"rate={_rate(p.rate_per_min)} d/min")
-    parts.append(f"eta={_utc(p.eta).strftime('%Y-%m-%dT%H:%MZ') if p.eta else 'unknown'}")
+    parts.append(f"eta={as_utc(p.eta).strftime('%Y-%m-%dT%H:%MZ') if p.eta else 'unknown'}")
     if p.completed:
         parts.append(f"complete={p.complete_status or 'yes'}")
     if p.fatal:

@@ -32,6 +32,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from .clock import as_utc as _utc  # one rule for naive times: they are UTC
 from .dates import date_range
 from .errors import ConfigError, UsageError
 
@@ -73,10 +74,6 @@ class Progress:
 
 def _int(text: str) -> int:
     return int(text.replace(",", ""))
-
-
-def _utc(t: dt.datetime) -> dt.datetime:
-    return t.astimezone(dt.timezone.utc) if t.tzinfo else t.replace(tzinfo=dt.timezone.utc)
 
 
 def _parse_date(text: str) -> dt.date | None:

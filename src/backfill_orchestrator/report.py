@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from .atomic import write_text_atomic
+from .clock import iso_utc, parse_iso, utcnow
 from .events import ANCHORS, RUNBOOK
 from .redact import redact_text
 from .render import dumps
-from .state import GateRecord, PhaseRecord, RunState, open_state, parse_iso
+from .state import GateRecord, PhaseRecord, RunState, open_state
 
 REPORT_FILES = ("report.html", "report.md", "report.json")
 # events worth listing in a report (progress snapshots and the like are left out)
@@ -264,7 +265,7 @@ def _phase_report(st: RunState, p: PhaseRecord, now: dt.datetime, events: list[d
 
 def build_report(run_dir: str | Path, now: dt.datetime | None = None) -> RunReport:
     """Everything the report shows, from the run's state.sqlite (StateError when it is unreadable)."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or utcnow()
     with open_state(run_dir) as st:
         run = st.run()
         bodies = [e.body | {"kind": e.kind, "at": e.at, "phase": e.phase, "message": e.message}
@@ -296,7 +297,7 @@ def build_report(run_dir: str | Path, now: dt.datetime | None = None) -> RunRepo
         duration_seconds=((ended or now) - started).total_seconds() if started else None,
         exit_code=run.exit_code, message=redact_text(run.message) if run.message else None, run_dir=str(Path(run_dir)), phases=phases, coverage=coverage,
         events=events[-40:], next_command=redact_text(next_cmd) if next_cmd else None, runbook=anchors,
-        generated_at=now.isoformat(timespec="seconds").replace("+00:00", "Z"))
+        generated_at=iso_utc(now))
 
 
 # --- Markdown (a ticket) ------------------------------------------------------------------------------------

@@ -5,9 +5,9 @@ import datetime as dt
 from html import escape
 
 from .charts import STATUS_COLORS, coverage_strips_svg, coverage_svg, progress_svg, timeline_svg
+from .clock import parse_iso
 from .dates import format_ranges
 from .report import GateReport, PhaseReport, RunReport, fmt_duration, fmt_value
-from .state import parse_iso
 
 _CSS = """
 body{font-family:'DejaVu Sans',Arial,sans-serif;margin:24px;color:#222;max-width:980px}

@@ -9,11 +9,12 @@ import threading
 from pathlib import Path
 from typing import TextIO
 
+from .clock import iso_utc
 from .progress_formats import Progress
 
 
 def stamp(now: dt.datetime | None = None) -> str:
-    return (now or dt.datetime.now(dt.timezone.utc)).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_utc(now)
 
 
 class RunLog:

@@ -27,7 +27,6 @@ with phases possibly still running: `backfill resume`).
 """
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import sqlite3
@@ -35,6 +34,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterable
 
+from .clock import iso_utc
 from .errors import EXIT_USAGE, BackfillError, UsageError
 from .events import Event, runbook_ref
 from .render import to_jsonable
@@ -83,13 +83,7 @@ class StateError(BackfillError):
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def parse_iso(text: str | None) -> dt.datetime | None:
-    if not text:
-        return None
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return iso_utc()
 
 
 @dataclass(frozen=True)
@@ -269,7 +263,7 @@ class RunState:
     # --- journal ---------------------------------------------------------------------------------------------
     def add_event(self, event: Event) -> int:
         body = json.dumps(to_jsonable(event), ensure_ascii=False)
-        at = event.at.astimezone(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+        at = iso_utc(event.at)
         with self._db:
             cur = self._db.execute("INSERT INTO events (at, kind, phase, message, body) VALUES (?, ?, ?, ?, ?)",
                                    (at, event.kind, event.phase, event.message, body))
@@ -434,8 +428,8 @@ def latest_run(logs_dir: str | Path) -> Path | None:
 
 
 def resolve_run_dir(logs_dir: str | Path, run: str | None) -> Path:
-    """A RUN argument -> its run directory: None = the latest run, a run id, or a path to a run directory."""
-    if run is None:
+    """A RUN argument -> its run directory: None or `latest` = the latest run, a run id, or a run directory path."""
+    if run is None or run == "latest":
         found = latest_run(logs_dir)
         if found is None:
             raise UsageError(f"no runs under {runs_dir(logs_dir)} (start one with `backfill run`)")

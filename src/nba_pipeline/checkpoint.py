@@ -12,9 +12,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from backfill_orchestrator.dates import CHECKPOINT_READ_ERRORS, read_checkpoint_file
+from backfill_orchestrator.dates import CHECKPOINT_STATUSES as STATUSES
 from backfill_orchestrator.errors import UsageError
-
-STATUSES = ("done", "failed", "skipped")
 
 
 @dataclass
@@ -33,13 +33,13 @@ class Checkpoint:
         if not p.exists():
             return cp
         try:
-            data = json.loads(p.read_text(encoding="utf-8"))
-            if data.get("job") != job:
-                raise UsageError(f"{p}: checkpoint belongs to job {data.get('job')!r}, not {job!r}")
-            for status in STATUSES:
-                getattr(cp, status).update(dt.date.fromisoformat(d) for d in data.get(status, []))
-        except (OSError, ValueError, AttributeError, TypeError) as e:
+            owner, sets = read_checkpoint_file(p)
+        except CHECKPOINT_READ_ERRORS as e:
             raise UsageError(f"{p}: unreadable checkpoint ({type(e).__name__}: {e}); delete it or pass --no-resume")
+        if owner != job:
+            raise UsageError(f"{p}: checkpoint belongs to job {owner!r}, not {job!r}")
+        for status in STATUSES:
+            getattr(cp, status).update(sets[status])
         return cp
 
     def record(self, d: dt.date, status: str) -> None:

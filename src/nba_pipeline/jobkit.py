@@ -332,7 +332,8 @@ def main(processor: Processor, argv: Sequence[str] | None = None) -> int:
         if args.retry_failed:
             if not cp_path.exists():
                 raise UsageError(f"--retry-failed: no checkpoint at {cp_path}")
-            dates = sorted(d for d in cp.failed if selected is None or d in set(selected))
+            wanted = None if selected is None else set(selected)
+            dates = sorted(d for d in cp.failed if wanted is None or d in wanted)
         else:
             finished = cp.done | cp.skipped
             dates = [d for d in selected if d not in finished]

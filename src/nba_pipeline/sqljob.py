@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Sequence
 
+from backfill_orchestrator.dates import date_range
 from backfill_orchestrator.warehouse import Warehouse
 
 from .jobkit import DateResult, JobContext, Processor
@@ -81,12 +82,11 @@ class SqlDateProcessor(Processor):
             if ctx.dry_run:  # validate the SQL against the warehouse; write nothing
                 wh.dry_run(self.select_sql, params)
             else:
-                existing = sum(n for d, n in ctx.state["existing"].items() if write[0] <= d <= write[-1])
+                # per batch: look up the batch's own dates, not every date of the run (O(n^2) over a backfill)
+                existing = sum(ctx.state["existing"].get(d, 0) for d in date_range(write[0], write[-1]))
                 inserted = wh.execute(self.statements(params)) - existing
                 if inserted != sum(expected.values()):  # the source changed since prepare(): count for real
-                    rows = wh.query(f"SELECT game_date, COUNT(*) AS n FROM {self.table} "
-                                    "WHERE game_date BETWEEN @start AND @end GROUP BY game_date", params)
-                    expected = {d: 0 for d in write} | {r["game_date"]: int(r["n"]) for r in rows}
+                    expected = {d: 0 for d in write} | self._counts(wh, self.table, write[0], write[-1])
             for d in write:
                 results[d] = DateResult("ok", records=expected[d])
         return results

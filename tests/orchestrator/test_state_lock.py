@@ -33,6 +33,8 @@ def test_state_round_trip_and_read_api(tmp_path: Path) -> None:
     assert [r.id for r in list_runs(tmp_path / "logs")] == ["r1"]
     assert latest_run(tmp_path / "logs") == run_dir
     assert resolve_run_dir(tmp_path / "logs", "r1") == run_dir.resolve()
+    assert resolve_run_dir(tmp_path / "logs", "latest") == resolve_run_dir(tmp_path / "logs", None) == latest_run(
+        tmp_path / "logs")
 
 
 def test_corrupt_state_is_one_line_with_runbook(tmp_path: Path) -> None:

@@ -66,7 +66,7 @@ def logs_cmd(run: str | None, phase: str | None, logs_dir: str, follow: bool) ->
       backfill logs
       backfill logs latest player_game_summary -f
     """
-    run_dir = resolve_run_dir(logs_dir, None if run in (None, "latest") else run)
+    run_dir = resolve_run_dir(logs_dir, run)
     with open_state(run_dir) as st:
         rec = st.phase(phase) if phase else None
     path = Path(rec.log_path) if rec and rec.log_path else (run_dir / f"{phase}.log" if phase else

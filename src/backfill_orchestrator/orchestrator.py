@@ -27,7 +27,6 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import quote
 
 import psutil
 
@@ -41,6 +40,7 @@ from .events import Event, runbook_ref
 from .render import stdout_is_tty
 from .runlog import Console, RunLog
 from .state import RunState, now_iso, open_state, update_latest_link
+from .warehouse.url import format_warehouse_url
 
 NOTIFIABLE = ("run_started", "phase_started", "phase_passed", "phase_warned", "phase_failed", "stalled", "retrying",
               "run_finished", "heartbeat")
@@ -85,14 +85,8 @@ def new_run_id() -> str:
 
 
 def warehouse_arg(config: PipelineConfig) -> str:
-    """The {warehouse} placeholder: a DuckDB file path, or the `bigquery://` URL the jobs accept."""
-    w = config.warehouse
-    if w.kind == "duckdb":
-        return w.path if w.path == ":memory:" else str(Path(w.path).resolve())
-    params = [("location", w.location), ("endpoint", w.endpoint), ("prefix", w.dataset_prefix)]
-    params += [(f"dataset.{k}", v) for k, v in sorted((w.datasets or {}).items())]
-    query = "&".join(f"{k}={quote(str(v), safe=':/')}" for k, v in params if v)
-    return f"bigquery://{w.project}" + (f"?{query}" if query else "")
+    """The {warehouse} placeholder: the warehouse URL the jobs parse back (dataset mappings included)."""
+    return format_warehouse_url(config.warehouse)
 
 
 def phase_dates(config: PipelineConfig, phase: Phase, calendar: Any, since: dt.date | None = None) -> list[dt.date]:

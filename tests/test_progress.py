@@ -60,7 +60,6 @@ def test_follower_restarts_after_truncation(tmp_path):
     assert f.read_lines() == ["a", "b", "c"]
     write(log, "x\n", mode="wb")  # truncated (`> log`) and rewritten shorter
     assert f.read_lines() == ["x"]
-    assert f.truncations == 1
 
 
 def test_follower_finishes_the_old_file_after_rotation_by_rename(tmp_path):
@@ -74,7 +73,6 @@ def test_follower_finishes_the_old_file_after_rotation_by_rename(tmp_path):
     write(tmp_path / "p.log.1", " end\n")
     write(log, "new 1\n")
     assert f.read_lines() == ["old partial end", "new 1"]
-    assert f.rotations == 1
     write(log, "new 2\n")
     assert f.read_lines() == ["new 2"]
 
@@ -347,7 +345,7 @@ def test_follow_a_jobkit_phase_to_the_end(tmp_path):
                 "--exit", "1"], log)
     ticks = []
     res = follow(h, LogFollower(log), parser_for("auto"), on_tick=lambda p, n: ticks.append((p.done, n)), poll=0.1)
-    assert res.exit.returncode == 1 and res.reason is None and not res.incomplete
+    assert res.exit.returncode == 1 and res.reason is None and res.progress.completed
     p = res.progress
     assert (p.format, p.total, p.done, p.ok, p.failed, p.complete_status) == ("jobkit", 40, 40, 39, 1, "failed")
     assert p.failed_dates == [D("2024-10-25")]
@@ -359,7 +357,7 @@ def test_follow_a_legacy_job_that_dies_without_its_summary(tmp_path):
     h = launch([PY, str(FAKES / "legacy_parallel.py"), "--days", "30", "--fail", "2024-10-30", "--no-summary",
                 "--no-newline-at-end"], log)
     res = follow(h, LogFollower(log), parser_for("auto"), poll=0.2)
-    assert res.exit.returncode == 0 and res.incomplete  # exit 0, yet incomplete: no completion block
+    assert res.exit.returncode == 0 and not res.progress.completed  # exit 0, yet incomplete: no completion block
     p = res.progress
     assert (p.format, p.done, p.ok, p.failed, p.records) == ("legacy-parallel", 30, 29, 1, 29 * 1234)
     assert p.failed_dates == [D("2024-10-30")] and log_status(p) == "incomplete"
@@ -384,7 +382,7 @@ def test_follow_notices_the_exit_within_one_second(tmp_path):
     res = follow(h, LogFollower(log), parser_for("auto"), poll=5.0)  # a long poll must not delay the exit
     exited = float(log.read_text().splitlines()[-1])
     assert res.exit.returncode == 0 and res.exit.ended_at - exited < 1.0
-    assert res.incomplete
+    assert not res.progress.completed
 
 
 def test_read_into_final_reads_a_large_backlog(tmp_path):

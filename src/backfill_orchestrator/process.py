@@ -1,10 +1,9 @@
-"""Phase processes: launch (own session), adopt by PID, wait, stop (TERM -> grace -> KILL on the group), usage.
+"""Phase processes: launch (own session), adopt by PID, wait, stop (TERM -> grace -> KILL on the group).
 
     h = launch(argv, log_path, env={"X": "1"})      # child in its own session; stdout+stderr appended to the log
     h = adopt(pid, expect_cmdline=[...], expect_create_time=t)  # someone else's process; refuses reused PIDs
     info = wait(h, timeout=0.5)                     # ExitInfo, or None if still running after `timeout`
     res = stop(h, grace=10.0)                       # SIGTERM the group, wait `grace`, SIGKILL the group
-    cpu, rss = usage(h)                             # CPU % (of one core, summed) and RSS, children included
 
 A process is identified by (pid, create_time, cmdline): a PID alone is reused by the kernel, so every operation
 on a process we did not just start checks the create time first, and nothing is ever signalled when it differs.
@@ -22,7 +21,7 @@ import shlex
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -52,11 +51,8 @@ class ProcessHandle:
     pid: int
     create_time: float
     cmdline: list[str]
-    is_child: bool
-    popen: subprocess.Popen | None = None
+    popen: subprocess.Popen | None = None  # set for our own children only: their exit code is ours to read
     log_path: Path | None = None
-    # psutil.Process objects kept between usage() calls: cpu_percent() measures since the previous call
-    _procs: dict[int, psutil.Process] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def identity(self) -> ProcessIdentity:
@@ -80,9 +76,8 @@ class ExitInfo:
 
 @dataclass(frozen=True)
 class StopResult:
-    already_dead: bool        # nothing was running when stop() was called
-    signal_sent: str | None   # the last signal sent: "SIGTERM", "SIGKILL" or None
-    killed: bool              # True when TERM was not enough within the grace period
+    signal_sent: str | None   # the last signal sent: "SIGTERM", "SIGKILL" (TERM was not enough within the
+                              # grace period) or None (nothing was running when stop() was called)
     seconds: float
     exit: ExitInfo | None     # None only when the group survived SIGKILL (e.g. uninterruptible sleep)
 
@@ -120,7 +115,7 @@ def launch(argv: Sequence[str], log_path: str | Path, env: Mapping[str, str] | N
         create_time, cmdline = ident.create_time, ident.cmdline or list(argv)
     except BackfillError:  # exited already (and is a zombie until reaped): identity from what we know
         create_time, cmdline = time.time(), list(argv)
-    return ProcessHandle(popen.pid, create_time, cmdline, True, popen, log)
+    return ProcessHandle(popen.pid, create_time, cmdline, popen, log)
 
 
 def identity(pid: int) -> ProcessIdentity:
@@ -169,7 +164,7 @@ def adopt(pid: int, expect_cmdline: Sequence[str] | None = None,
                            f"{_iso(expect_create_time)} (the PID was reused by another process)")
     if expect_cmdline is not None and not cmdline_matches(cmdline, expect_cmdline):
         raise AdoptRefused(f"cannot adopt PID {pid}: it runs {_shell(cmdline)!r}, expected {_shell(expect_cmdline)!r}")
-    return ProcessHandle(pid, create_time, cmdline, False, None, None)
+    return ProcessHandle(pid, create_time, cmdline)
 
 
 def _iso(t: float) -> str:
@@ -335,38 +330,9 @@ def stop(handle: ProcessHandle, grace: float = 10.0, kill_wait: float = 5.0) -> 
     t0 = time.monotonic()
     pgid = _group_of(handle)
     if not _group_alive(handle, pgid) or not _signal(handle, pgid, signal.SIGTERM):
-        return StopResult(True, None, False, time.monotonic() - t0, _exit_info(handle))
+        return StopResult(None, time.monotonic() - t0, _exit_info(handle))
     if _wait_group(handle, pgid, grace):
-        return StopResult(False, "SIGTERM", False, time.monotonic() - t0, _exit_info(handle))
+        return StopResult("SIGTERM", time.monotonic() - t0, _exit_info(handle))
     _signal(handle, pgid, signal.SIGKILL)
     _wait_group(handle, pgid, kill_wait)
-    return StopResult(False, "SIGKILL", True, time.monotonic() - t0, _exit_info(handle))
-
-
-# --- resource usage ---------------------------------------------------------------------------------------
-def usage(handle: ProcessHandle) -> tuple[float, int]:
-    """(CPU percent of one core since the previous call, RSS bytes), the process and its descendants summed.
-    The first call for a process returns 0.0 CPU (there is no previous sample yet)."""
-    root = _same_process(handle)
-    if root is None:
-        handle._procs.clear()
-        return 0.0, 0
-    try:
-        procs = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        procs = [root]
-    cpu, rss, seen = 0.0, 0, {}
-    for p in procs:
-        cached = handle._procs.get(p.pid)
-        if cached is not None and cached.create_time() == p.create_time():
-            p = cached
-        try:
-            with p.oneshot():
-                cpu += p.cpu_percent(None)
-                rss += p.memory_info().rss
-            seen[p.pid] = p
-        except psutil.NoSuchProcess:
-            pass
-    handle._procs.clear()
-    handle._procs.update(seen)
-    return cpu, rss
+    return StopResult("SIGKILL", time.monotonic() - t0, _exit_info(handle))

@@ -17,8 +17,8 @@ orchestrator's periodic work (progress line every `progress_every`, stall/timeou
 returns None to keep following or a short reason string to stop following (the process is left running: the
 caller decides whether to `process.stop()` it). When the process exits, the rest of the log (including a last
 line without newline) is read before returning, so the final Progress is complete.
-    FollowResult(exit=ExitInfo|None, progress=Progress, reason=str|None, incomplete=bool)
-`incomplete` = the process ended without the job's completion marker (for legacy jobs, which always exit 0,
+    FollowResult(exit=ExitInfo|None, progress=Progress, reason=str|None)
+`not progress.completed` after an exit = the process ended without the job's completion marker (for legacy jobs, which always exit 0,
 that is the only sign of a crash besides `progress.fatal`).
 
 Resuming after an orchestrator restart: a saved FollowPosition skips what was read, but the parser's counts
@@ -68,11 +68,8 @@ class LogFollower:
         self._restore = position
         self._f: int | None = None           # raw fd: one read() syscall per chunk, no Python buffering
         self._ino: int | None = None
-        self._dev: int | None = None
         self._pos = 0                        # bytes read from the current file (complete lines + partial)
         self._partial = b""
-        self.truncations = 0
-        self.rotations = 0
 
     @property
     def position(self) -> FollowPosition:
@@ -86,7 +83,7 @@ class LogFollower:
     def __enter__(self) -> "LogFollower":
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.close()
 
     def read_lines(self, max_bytes: int = 16 * READ_CHUNK) -> list[str]:
@@ -108,13 +105,11 @@ class LogFollower:
                     return out                      # more of the old file than one read: finish it first
                 out += self.flush_partial()
                 self.close()
-                self.rotations += 1
                 self._restore = None
                 self._open(st)
             elif cur.st_size < self._pos:
                 os.lseek(self._f, 0, os.SEEK_SET)
                 self._pos, self._partial = 0, b""
-                self.truncations += 1
         out += self._drain(max_bytes)
         return out
 
@@ -128,7 +123,7 @@ class LogFollower:
     def _open(self, st: os.stat_result) -> None:
         self._f = os.open(self.path, os.O_RDONLY)
         cur = os.fstat(self._f)
-        self._ino, self._dev = cur.st_ino, cur.st_dev
+        self._ino = cur.st_ino
         self._pos, self._partial = 0, b""
         pos = self._restore
         self._restore = None
@@ -205,7 +200,6 @@ class FollowResult:
     exit: ExitInfo | None     # None when on_tick stopped the loop while the process was still running
     progress: Progress
     reason: str | None        # what on_tick returned to stop following, if it did
-    incomplete: bool          # the process ended without the completion marker
 
 
 def follow(handle: ProcessHandle, follower: LogFollower, parser: LineParser,
@@ -218,10 +212,10 @@ def follow(handle: ProcessHandle, follower: LogFollower, parser: LineParser,
         n = read_into(follower, parser, now, final=info is not None)
         progress = parser.snapshot(now)
         if info is not None:
-            return FollowResult(info, progress, None, not progress.completed)
+            return FollowResult(info, progress, None)
         reason = on_tick(progress, n) if on_tick is not None else None
         if reason:
-            return FollowResult(None, progress, reason, False)
+            return FollowResult(None, progress, reason)
 
 
 # --- the plain progress line -------------------------------------------------------------------------------------

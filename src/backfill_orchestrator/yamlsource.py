@@ -181,17 +181,6 @@ class Node:
         return [n.str() for n in self.items()]
 
 
-def parse_duration(text: str) -> float:
-    """Seconds from a duration string (for CLI arguments); raises ValueError."""
-    m = _DURATION.match(text)
-    if not m:
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError(f"expected a duration like '5h' or '30m', got {text!r}") from None
-    return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
-
-
 def load_yaml(path: str | Path, env: Mapping[str, str] | None = None) -> Node:
     """Parse `path` into a Node tree; YAML syntax errors and missing files become one-line ConfigErrors."""
     p = Path(path)

@@ -22,15 +22,11 @@ from __future__ import annotations
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, UsageError
 from ..warehouse.base import check_identifier, check_table
-from ..warehouse.sql import expression_info, parse_one_expression, select_error
+from ..warehouse.sql import expression_info, select_error
 from ..yamlsource import Node, load_yaml
-
-if TYPE_CHECKING:  # SQL fragments are analysed through warehouse.sql's cache, so loading needs no sqlglot
-    from sqlglot import exp
 
 CHECK_TYPES = ("coverage", "row_count", "distinct_count", "completeness", "range", "outliers", "statistics",
                "regression", "temporal", "consistency", "custom_sql")
@@ -488,10 +484,6 @@ def _expr(node: Node, *, aggregate: bool) -> str:
     if not aggregate and has_agg:
         raise node.error(f"aggregate functions are not allowed here, got {text!r}")
     return text
-
-
-def parse_expression(text: str) -> exp.Expression | None:
-    return parse_one_expression(text)
 
 
 def expression_columns(text: str) -> set[str]:

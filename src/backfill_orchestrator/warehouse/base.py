@@ -62,7 +62,7 @@ class PerThread:
     def __set_name__(self, owner: type, name: str) -> None:
         self._slot = f"_per_thread_{name}"
 
-    def __get__(self, obj: Any, objtype: type | None = None) -> Any:
+    def __get__(self, obj: Any, _objtype: type | None = None) -> Any:
         if obj is None:
             return self
         tls = obj.__dict__.get(self._slot)

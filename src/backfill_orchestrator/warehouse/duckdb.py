@@ -122,17 +122,6 @@ class DuckDBWarehouse:
                 raise _map_error(e) from None
         return len(data)
 
-    def load_arrow(self, table: str, arrow_or_df: Any) -> int:
-        """Bulk append from a pandas/pyarrow object already in column order (DuckDB-only fast path)."""
-        cur = self._cursor()
-        with self._write_lock:
-            cur.register("_bulk", arrow_or_df)
-            try:
-                cur.execute(f"INSERT INTO {_quote(self._real(table))} SELECT * FROM _bulk")
-            finally:
-                cur.unregister("_bulk")
-        return len(arrow_or_df)
-
     def create_table(self, table: str, columns: Sequence[Column], *, replace: bool = False) -> None:
         real = self._real(table)
         schema = real.split(".")[0]

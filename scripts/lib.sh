@@ -3,6 +3,7 @@
 #   ensure_venv         .venv       = the project + its dev extra   (reinstalled only when pyproject.toml changes)
 #   ensure_bqemu_venv   .venv-bqemu = the BigQuery emulator, in its own venv (it pins an older duckdb)
 #   ensure_chromium     Debian's chromium, for the test that renders the run report headless
+#   ensure_shellcheck   Debian's shellcheck, for the lint of scripts/*.sh and .ci/run that scripts/test.sh runs
 #   stop_pid_group PID  TERM the process group PID leads, KILL it after a grace period
 # A venv is rebuilt from scratch when its interpreter no longer runs (e.g. the repository moved).
 
@@ -20,7 +21,9 @@ elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
 find_python() {
   local c
   for c in "${PYTHON:-}" python3.13 python3.12 python3.11 python3; do
-    [[ -n $c ]] && command -v "$c" >/dev/null 2>&1 || continue
+    if [[ -z $c ]] || ! command -v "$c" >/dev/null 2>&1; then
+      continue
+    fi
     if "$c" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
       printf '%s' "$c"
       return 0
@@ -62,11 +65,24 @@ ensure_bqemu_venv() {
 
 ensure_chromium() {
   command -v chromium >/dev/null 2>&1 && return 0
+  say "installing chromium (Debian package) for the report rendering test"
+  _apt_install chromium fonts-dejavu-core || die "could not install chromium with apt-get"
+}
+
+ensure_shellcheck() {
+  command -v shellcheck >/dev/null 2>&1 && return 0
+  say "installing shellcheck (Debian package) for the scripts' lint"
+  _apt_install shellcheck || die "could not install shellcheck with apt-get"
+}
+
+# _apt_install PACKAGE...: Debian packages, without recommends (as root, or through sudo).
+_apt_install() {
   local sudo=""
   [[ $(id -u) -eq 0 ]] || sudo=sudo
-  say "installing chromium (Debian package) for the report rendering test"
-  $sudo apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
-    --no-install-recommends chromium fonts-dejavu-core >/dev/null || die "could not install chromium with apt-get"
+  if ! $sudo apt-get update -qq >/dev/null; then
+    return 1
+  fi
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 # http_ok URL: true when URL answers 2xx within a second.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Run the tests: both virtual environments up to date, the BigQuery emulator on 127.0.0.1 (a free port),
 # pytest with any arguments given, the emulator stopped by its PID whatever happens; exits with pytest's status.
-#   scripts/test.sh                                     the whole suite (what CI runs: .ci/run)
+#   scripts/test.sh                                     shellcheck of the scripts, then the whole suite (CI: .ci/run)
 #   scripts/test.sh tests/test_warehouse_contract.py -x  any pytest arguments
 # Emulator log, port and BigQuery test count: logs/test/.
 set -euo pipefail
@@ -13,6 +13,7 @@ START_DEADLINE=${BACKFILL_BQEMU_START_DEADLINE:-60}
 EMU_PID=""
 PYTEST_PID=""
 
+# shellcheck disable=SC2317  # reached through the EXIT trap, which shellcheck does not follow
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
@@ -33,6 +34,15 @@ t_setup=$(now)
 ensure_venv
 ensure_bqemu_venv
 ensure_chromium
+whole_suite=true  # no test path or selection among the arguments (options such as -q -x only)
+for arg in "$@"; do
+  [[ $arg == -* ]] || whole_suite=false
+done
+if [[ $whole_suite == true ]]; then
+  # the whole suite (what CI runs) starts with the scripts' lint: a finding fails the run
+  ensure_shellcheck
+  shellcheck -x scripts/*.sh .ci/run || die "shellcheck found problems in scripts/*.sh or .ci/run"
+fi
 say "test.sh: environments ready in $(elapsed "$t_setup")s"
 
 mkdir -p "$run_dir"

@@ -59,3 +59,21 @@ def test_help_imports_no_command_module() -> None:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert json.loads(r.stderr.strip().splitlines()[-1]) == {"code": 0, "heavy": []}
     assert "Commands:" in r.stdout and "validate" in r.stdout
+
+
+def test_every_command_taking_a_config_defaults_to_the_one_default_config() -> None:
+    from backfill_orchestrator.cli.options import DEFAULT_CONFIG
+
+    defaults = {}
+    for name, module in COMMANDS:
+        cmd = _command(name, module)
+        subs = cmd.commands.values() if isinstance(cmd, click.Group) else [cmd]
+        for c in subs:
+            for p in c.params:
+                if isinstance(p, click.Argument) and p.name in ("config", "file"):
+                    defaults[f"{name} {c.name}" if c is not cmd else name] = p.default
+    assert {"run", "plan", "config check"} <= set(defaults), defaults
+    assert set(defaults.values()) == {DEFAULT_CONFIG}, defaults
+    src = ROOT / "src" / "backfill_orchestrator"
+    defined = [str(p.relative_to(src)) for p in src.rglob("*.py") if "\nDEFAULT_CONFIG =" in p.read_text()]
+    assert defined == ["cli/options.py"], defined

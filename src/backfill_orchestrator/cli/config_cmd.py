@@ -6,8 +6,7 @@ import click
 from ..config import load_config, load_gate_suites
 from ..config_report import describe_config
 from ..render import dumps
-
-DEFAULT_CONFIG = "config/pipeline.yaml"
+from .options import DEFAULT_CONFIG
 
 
 @click.group("config")

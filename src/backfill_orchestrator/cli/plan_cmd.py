@@ -6,8 +6,7 @@ import click
 from ..config import load_config
 from ..plan import make_plan
 from ..render import dumps
-
-DEFAULT_CONFIG = "config/pipeline.yaml"
+from .options import DEFAULT_CONFIG
 
 
 @click.command("plan")

@@ -13,8 +13,8 @@ from ..render import stdout_is_tty
 from ..validation import Suite, SuiteResult, load_suites, run_suite
 from ..validation import render
 from ..warehouse import Warehouse, open_warehouse
+from .options import DEFAULT_CONFIG
 
-DEFAULT_CONFIG = Path("config/pipeline.yaml")
 DEFAULT_SUITES = Path("config/suites")
 DEFAULT_CALENDAR = Path("config/seasons.yaml")
 
@@ -77,7 +77,7 @@ def validate_cmd(ctx: click.Context, suite_name: str | None, table: str | None, 
 def _setup(suites_path: str | None, duckdb_path: str | None, config_path: str | None,
            calendar_path: str | None) -> tuple[Warehouse, dict[str, Suite], Calendar | None]:
     cfg = None
-    if config_path or (duckdb_path is None and DEFAULT_CONFIG.exists()):
+    if config_path or (duckdb_path is None and Path(DEFAULT_CONFIG).exists()):
         from ..config import load_config
 
         cfg = load_config(config_path or DEFAULT_CONFIG)

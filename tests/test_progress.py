@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -339,17 +339,42 @@ def test_auto_detection_after_unrelated_lines():
 
 
 # --- the follow loop with real processes -----------------------------------------------------------------------------
+# Prints the first part of a job's log, waits for the `go` file, prints the rest and exits 1: the test decides when
+# the job goes on (after a tick has seen it half done), so the machine's speed cannot change what the ticks see.
+TWO_PART_JOB = ("import os, sys, time\n"
+                "first, rest, go = sys.argv[1:4]\n"
+                "sys.stdout.buffer.write(open(first, 'rb').read()); sys.stdout.flush()\n"
+                "deadline = time.monotonic() + 60  # a broken follow fails the test instead of hanging it\n"
+                "while not os.path.exists(go) and time.monotonic() < deadline: time.sleep(0.01)\n"
+                "sys.stdout.buffer.write(open(rest, 'rb').read()); sys.stdout.flush()\n"
+                "sys.exit(1)\n")
+
+
 def test_follow_a_jobkit_phase_to_the_end(tmp_path):
+    full = tmp_path / "full.log"
+    with open(full, "wb") as out:
+        subprocess.run([PY, str(FAKES / "jobkit_fake.py"), "--days", "40", "--sleep", "0", "--fail", "2024-10-25"],
+                       stdout=out, check=False)
+    whole = full.read_bytes().splitlines(keepends=True)
+    cut = [i for i, line in enumerate(whole) if line.startswith(b"[jobkit] DATE ")][19] + 1
+    (tmp_path / "first").write_bytes(b"".join(whole[:cut]))
+    (tmp_path / "rest").write_bytes(b"".join(whole[cut:]))
+    go = tmp_path / "go"
     log = tmp_path / "phase.log"
-    h = launch([PY, str(FAKES / "jobkit_fake.py"), "--days", "40", "--sleep", "0.01", "--fail", "2024-10-25",
-                "--exit", "1"], log)
+    h = launch([PY, "-c", TWO_PART_JOB, str(tmp_path / "first"), str(tmp_path / "rest"), str(go)], log)
     ticks = []
-    res = follow(h, LogFollower(log), parser_for("auto"), on_tick=lambda p, n: ticks.append((p.done, n)), poll=0.1)
+
+    def tick(p, n):
+        ticks.append((p.done, n))
+        if p.done == 20:
+            go.touch()
+
+    res = follow(h, LogFollower(log), parser_for("auto"), on_tick=tick, poll=0.1)
     assert res.exit.returncode == 1 and res.reason is None and res.progress.completed
     p = res.progress
     assert (p.format, p.total, p.done, p.ok, p.failed, p.complete_status) == ("jobkit", 40, 40, 39, 1, "failed")
     assert p.failed_dates == [D("2024-10-25")]
-    assert len(ticks) >= 2 and sum(n for _, n in ticks) < p.lines  # ticks saw partial progress
+    assert go.exists() and 20 in [d for d, _ in ticks]  # a tick saw the job half done, while it waited for it
 
 
 def test_follow_a_legacy_job_that_dies_without_its_summary(tmp_path):
@@ -375,13 +400,14 @@ def test_follow_stops_when_on_tick_says_so_and_leaves_the_process_running(tmp_pa
         assert stop(h, grace=5).signal_sent == "SIGTERM"
 
 
-def test_follow_notices_the_exit_within_one_second(tmp_path):
+def test_follow_is_woken_by_the_exit_not_by_its_poll(tmp_path):
     log = tmp_path / "phase.log"
     h = launch([PY, "-c", "import time; print('[jobkit] START job=x dates=1 workers=1 pid=1', flush=True); "
                           "time.sleep(0.5); print(repr(time.time()), flush=True)"], log)
-    res = follow(h, LogFollower(log), parser_for("auto"), poll=5.0)  # a long poll must not delay the exit
+    poll = 120.0  # a follow that waited for its next poll would return ~2 minutes late; half of that is generous
+    res = follow(h, LogFollower(log), parser_for("auto"), poll=poll)
     exited = float(log.read_text().splitlines()[-1])
-    assert res.exit.returncode == 0 and res.exit.ended_at - exited < 1.0
+    assert res.exit.returncode == 0 and res.exit.ended_at - exited < poll / 2
     assert not res.progress.completed
 
 

@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import select
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -105,22 +109,35 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path):
 
 
 def test_follow_prints_lines_until_the_completion_marker(tmp_path):
+    # The job's lines reach the followed log in two parts, the second only once the reader has printed the
+    # first: the order of events, not the speed of the machine, decides what the reader sees.
+    whole = run_fake(tmp_path, "jobkit_fake", "--days", "30", "--sleep", "0").read_bytes().splitlines(keepends=True)
     log = tmp_path / "growing.log"
-    log.touch()
+    cut = [i for i, line in enumerate(whole) if line.startswith(b"[jobkit] DATE ")][9] + 1  # up to the 10th date
+    log.write_bytes(b"".join(whole[:cut]))
     reader = subprocess.Popen([BACKFILL, "progress", "-f", "--every", "0.2", str(log)], stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
+                              stderr=subprocess.STDOUT)
     try:
+        seen = _read_until(reader, re.compile(rb" phase=growing 10/30 days .* records=12,340 "))
         with open(log, "ab") as out:
-            writer = subprocess.run([PY, str(FAKES / "jobkit_fake.py"), "--days", "30", "--sleep", "0.05"],
-                                    stdout=out, stderr=subprocess.STDOUT)
-        assert writer.returncode == 0
-        output, _ = reader.communicate(timeout=30)
+            out.write(b"".join(whole[cut:]))
+        rest, _ = reader.communicate(timeout=60)
     finally:
         if reader.poll() is None:
             reader.kill()
     assert reader.returncode == 0
+    output = (seen + rest).decode()
     lines = [line for line in output.splitlines() if " phase=growing " in line]
-    assert len(lines) >= 3  # progress lines while the job ran, then the final one
-    assert any(" 0/" not in line and " 30/30 " not in line for line in lines[:-1])
+    assert " 10/30 days " in lines[0] and "complete=" not in lines[0]  # progress while the job ran
     assert lines[-1].endswith("complete=ok") and " 30/30 days (100.0%) ok=30 failed=0 records=37,020 " in lines[-1]
     assert "status:    ok" in output
+
+
+def _read_until(proc: subprocess.Popen, pattern: re.Pattern[bytes], timeout: float = 60.0) -> bytes:
+    """What `proc` printed up to the first line matching `pattern` (the timeout only guards a broken reader)."""
+    out, deadline = b"", time.monotonic() + timeout
+    while not pattern.search(out):
+        assert time.monotonic() < deadline and proc.poll() is None, out
+        if select.select([proc.stdout], [], [], 1.0)[0]:
+            out += os.read(proc.stdout.fileno(), 65536)
+    return out

@@ -12,10 +12,12 @@ from click.testing import CliRunner
 from runfixture import RUN_ID
 from pngread import longest_run, read_png
 
-from backfill_orchestrator.charts import AREA_FILL, GAP_FILL
+from backfill_orchestrator.reporting.charts import AREA_FILL, GAP_FILL
 from backfill_orchestrator.cli import cli
-from backfill_orchestrator.report import build_report, render_markdown, write_reports
-from backfill_orchestrator.report_html import render_html
+from backfill_orchestrator.reporting.report import write_reports
+from backfill_orchestrator.reporting.report_html import render_html
+from backfill_orchestrator.reporting.report_md import render_markdown
+from backfill_orchestrator.reporting.view import build_view as build_report
 
 
 def _rgb(hex_color: str) -> tuple[int, int, int]:
@@ -143,8 +145,8 @@ def test_chromium_draws_the_charts(demo_run: Path, tmp_path: Path):
 def test_missing_dates_from_a_completeness_check_are_drawn_as_a_gap():
     import datetime as dt
 
-    from backfill_orchestrator.charts import coverage_strips_svg
-    from backfill_orchestrator.report import _missing_dates, parse_ranges
+    from backfill_orchestrator.reporting.charts import coverage_strips_svg
+    from backfill_orchestrator.reporting.view import missing_dates as _missing_dates, parse_ranges
 
     result = {"checks": [{"type": "completeness", "status": "fail",
                           "evidence": "missing 27 of 914 expected dates (dates with rows in nba_raw.schedule "
@@ -219,7 +221,7 @@ def test_missing_dates_come_from_the_full_list_not_the_shortened_evidence():
     import datetime as dt
 
     from backfill_orchestrator.dates import format_ranges
-    from backfill_orchestrator.report import _missing_dates
+    from backfill_orchestrator.reporting.view import missing_dates as _missing_dates
 
     # 14 separate one-day gaps: the evidence text names 10 ranges and "… and 4 more"
     missing = [dt.date(2024, 11, 2) + dt.timedelta(days=2 * i) for i in range(14)]

@@ -5,9 +5,9 @@ import datetime as dt
 from html import escape
 
 from .charts import STATUS_COLORS, coverage_strips_svg, coverage_svg, progress_svg, timeline_svg
-from .clock import parse_iso
-from .dates import format_ranges
-from .report import GateReport, PhaseReport, RunReport, fmt_duration, fmt_value
+from ..clock import parse_iso
+from ..dates import format_ranges
+from .view import GateView as GateReport, PhaseView as PhaseReport, RunView as RunReport, fmt_duration, fmt_value
 
 _CSS = """
 body{font-family:'DejaVu Sans',Arial,sans-serif;margin:24px;color:#222;max-width:980px}
@@ -106,7 +106,7 @@ def render_html(rep: RunReport) -> str:
     if not any(p.gates for p in rep.phases):
         out.append("<p class='small'>No gate ran.</p>")
     out.append("<h2>Events</h2><table><tr><th>at (UTC)</th><th>event</th><th>phase</th><th>message</th></tr>")
-    for e in rep.events:
+    for e in rep.shown_events():
         out.append(f"<tr><td class='num'>{escape(e.at)}</td><td>{escape(e.kind)}</td>"
                    f"<td>{escape(e.phase or '')}</td><td>{escape(e.message)}</td></tr>")
     out.append("</table>")
@@ -170,6 +170,8 @@ def _gate_html(p: PhaseReport, g: GateReport) -> str:
                     f"<td class='num'>{escape(fmt_value(c.observed))}</td><td>{escape(c.threshold)}</td>"
                     f"<td>{escape(c.evidence)}</td></tr>")
     rows.append("</table>")
+    if g.error:
+        rows.append(f"<p class='small st-error'>ERROR {escape(g.error)}</p>")
     if g.status in ("fail", "error"):
         rows.append("<p class='small'>see <code>docs/runbook.md#gate-failed</code></p>")
     return head + "".join(rows)

@@ -12,7 +12,7 @@ import datetime as dt
 from html import escape
 from typing import Iterable, Sequence
 
-from .dates import compress_ranges
+from ..dates import compress_ranges
 
 STATUS_COLORS = {
     "passed": "#2e9e44", "warned": "#e69b00", "failed": "#d62728", "running": "#1f77b4", "validating": "#1f77b4",

@@ -15,10 +15,12 @@ from markupsafe import Markup
 from ..clock import parse_iso
 from ..dates import format_ranges
 from ..runmodel import RunStatus
+from ..validation.results import Status
 from .charts import STATUS_COLORS, coverage_strips_svg, coverage_svg, progress_svg, timeline_svg
 from .view import CoverageSeries, RunView, fmt_duration, fmt_value
 
-_CHECK_ORDER = {"error": 0, "fail": 1, "warn": 2, "no_baseline": 3, "pass": 4}
+_CHECK_ORDER = {Status.ERROR: 0, Status.FAIL: 1, Status.WARN: 2, Status.NO_BASELINE: 3, Status.PASS: 4}
+_GATE_FAILED = frozenset({Status.FAIL, Status.ERROR})  # the gate section points at the runbook
 _CALLOUT_CLASS = {RunStatus.FAILED: "", RunStatus.WARNED: "warned", RunStatus.PASSED: "ok"}
 CALLOUT_PROBLEMS = 6
 
@@ -45,12 +47,12 @@ def render_html(view: RunView) -> str:
         run=view, badge_color=STATUS_COLORS.get(view.status, "#888"), callout=_callout(view),
         timeline=Markup(timeline_svg(rows, t0, t1)), coverage=_coverage(view.coverage),
         progress=Markup(progress_svg(_progress_series(view), t0, t1)), gates=gates,
-        shown_events=view.shown_events())
+        shown_events=view.shown_events(), gate_failed=_GATE_FAILED)
 
 
 def _callout(view: RunView) -> dict:
     problems = [(p.name, g.suite, c.text()) for p in view.phases for g in p.gates for c in g.problems
-                if c.status != "no_baseline"]
+                if c.status != Status.NO_BASELINE]
     problems += [(p.name, g.suite, f"ERROR {g.error}") for p in view.phases for g in p.gates if g.error]
     shown = [(phase, suite, text if len(text) < 400 else text[:400] + " …")
              for phase, suite, text in problems[:CALLOUT_PROBLEMS]]

@@ -24,6 +24,7 @@ from ..events import ANCHORS, RUNBOOK
 from ..redact import config_secrets, redact_text
 from ..runmodel import PHASE_PROCESS_STATES, PHASE_SUCCEEDED, EventKind, PhaseStatus
 from ..state import GateRecord, PhaseRecord, RunRecord, open_state
+from ..validation.results import Status
 
 # The report's event list: what a person reading the run afterwards needs, operator actions included.
 SHOWN = frozenset({
@@ -75,7 +76,7 @@ class GateView:
 
     @property
     def problems(self) -> list[CheckView]:
-        return [c for c in self.checks if c.status != "pass"]
+        return [c for c in self.checks if c.status != Status.PASS]
 
     @property
     def failing(self) -> list[str]:
@@ -265,7 +266,7 @@ def missing_dates(result: dict[str, Any]) -> list[dt.date]:
     shortens long lists); results stored before that field existed fall back to the evidence's ranges."""
     out: set[dt.date] = set()
     for c in result.get("checks", []):
-        if c.get("type") == "completeness" and c.get("status") in ("fail", "warn"):
+        if c.get("type") == "completeness" and c.get("status") in (Status.FAIL, Status.WARN):
             if c.get("missing_dates"):
                 out.update(d for d in (_date(x) for x in c["missing_dates"]) if d)
             else:

@@ -36,3 +36,10 @@ def test_operator_actions_and_resumes_reach_the_report(demo_run: Path):
 
 def test_every_status_has_a_colour():
     assert set(PhaseStatus) | set(RunStatus) <= set(STATUS_COLORS)
+
+
+def test_check_statuses_known_to_reporting_are_those_of_validation():
+    from backfill_orchestrator.reporting.view import CheckStatus
+    from backfill_orchestrator.validation.results import Status
+
+    assert CheckStatus.ALL == tuple(s.value for s in Status)

@@ -34,11 +34,10 @@ from ..atomic import write_text_atomic
 from ..clock import parse_iso
 from ..runmodel import PHASE_TERMINAL, RUN_SUCCEEDED, PhaseStatus, RunStatus
 from ..state import list_runs
-from ..validation.results import Status
-from .view import RunView, build_view
+from .view import CheckStatus, RunView, build_view
 
-CHECK_STATUSES = tuple(s.value for s in Status)
-GATE_STATUSES = tuple(s for s in CHECK_STATUSES if s != Status.NO_BASELINE)
+CHECK_STATUSES = CheckStatus.ALL
+GATE_STATUSES = tuple(s for s in CHECK_STATUSES if s != CheckStatus.NO_BASELINE)
 _HELP = {
     "backfill_run_info": "The run being described; its status as a label.",
     "backfill_run_status": "1 for the run's current status, 0 for the others.",

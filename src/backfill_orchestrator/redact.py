@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 _URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*)://([^\s/?#'\"<>]*)([^\s'\"<>]*)")
 # `mailto:user:password@host` (no `//`): everything after the scheme may be a credential
@@ -66,12 +66,17 @@ _SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|PWD|KEY|AUTH|CRED|HOOK|DSN|COOKIE
 
 
 def config_secrets(config: Any) -> list[str]:
-    """The literal secrets a pipeline config carries: its notification URLs, and the `env` values of its phases
-    that are URLs or whose name says they are a credential. Short values (< 4 characters) are left alone:
-    masking `1` everywhere would make every line unreadable."""
-    out = [n.url for n in getattr(config, "notifications", ()) if n.url]
-    for phase in getattr(config, "phases", ()):
-        for name, value in (phase.env or {}).items():
+    """The literal secrets a pipeline config carries (see secret_values)."""
+    return secret_values([n.url for n in getattr(config, "notifications", ())],
+                         [p.env or {} for p in getattr(config, "phases", ())])
+
+
+def secret_values(urls: Iterable[str], envs: Iterable[Mapping[str, str]]) -> list[str]:
+    """Notification URLs, and the phase `env` values that are URLs or whose name says they are a credential.
+    Short values (< 4 characters) are left alone: masking `1` everywhere would make every line unreadable."""
+    out = [u for u in urls if u]
+    for env in envs:
+        for name, value in env.items():
             if len(value) >= 4 and (_SECRET_NAME.search(name) or _URL.search(value)):
                 out.append(value)
     return sorted(set(out))

@@ -126,14 +126,14 @@ def test_secrets_of_the_config_never_reach_status_log_or_reports(tmp_path: Path,
     config = tmp_path / "pipeline.yaml"
     config.write_text(json.dumps(cfg))
     backfill = Path(sys.executable).parent / "backfill"
-    run = subprocess.run([str(backfill), "run", str(config)], cwd=tmp_path, capture_output=True, text=True,
+    run = subprocess.run([str(backfill), "run", config.name], cwd=tmp_path, capture_output=True, text=True,
                          timeout=120)
     assert run.returncode == 1, run.stdout + run.stderr
     run_dir = (tmp_path / "logs" / "latest").resolve()
     with open_state(run_dir) as st:  # the secret is in the state: what is shown must mask it
         assert ENV_TOKEN in st.phase("a").message
-    monkeypatch.chdir(tmp_path)
-    status = CliRunner().invoke(cli, ["status", "--logs-dir", "logs", "--json"])
+    monkeypatch.chdir(run_dir)  # status from elsewhere: the config is found where the run was started
+    status = CliRunner().invoke(cli, ["status", "--logs-dir", str(tmp_path / "logs"), "--json"])
     assert status.exit_code == 0, status.output
     assert json.loads(status.output)["phases"][0]["status"] == "failed"
     texts = {"status --json": status.output, "orchestrator.log": (run_dir / "orchestrator.log").read_text()}

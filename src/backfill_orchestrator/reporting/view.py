@@ -21,9 +21,10 @@ from ..clock import iso_utc, parse_iso, utcnow
 from ..control import orchestrator_alive, phase_process
 from ..errors import BackfillError
 from ..events import ANCHORS, RUNBOOK
-from ..redact import config_secrets, redact_text
+from ..redact import redact_text, secret_values
 from ..runmodel import PHASE_PROCESS_STATES, PHASE_SUCCEEDED, EventKind, PhaseStatus
 from ..state import GateRecord, PhaseRecord, RunRecord, open_state
+from ..yamlsource import Node, load_yaml
 
 # The report's event list: what a person reading the run afterwards needs, operator actions included.
 SHOWN = frozenset({
@@ -291,16 +292,34 @@ class _Redact:
 
 
 def run_secrets(run: RunRecord) -> list[str]:
-    """The literal secrets of the run's config, when it can still be read; [] otherwise (URLs are masked anyway)."""
-    from ..config import load_config  # only here: the config module is the heavier import
-
+    """The literal secrets of the run's config (notification URLs, credential-like phase env values), read from
+    its YAML as far as it can still be read; [] when it cannot (URLs in text are masked anyway). Only those keys
+    are read, not the whole config: a status must not depend on the calendar or suites still being where they were.
+    """
     path = Path(run.config_path)
-    if not path.is_file():
-        return []
+    cwd = run.options.get("cwd")
+    if not path.is_absolute() and cwd:  # relative to where the run was started, as `backfill resume` reads it
+        path = Path(cwd) / path
     try:
-        return config_secrets(load_config(path))
-    except (BackfillError, OSError, ValueError):  # changed or needs ${VARS} unset here: mask what can be seen
+        top = load_yaml(path).mapping()
+        notifications = top["notifications"].items() if "notifications" in top else []
+        phases = top["phases"].items() if "phases" in top else []
+    except BackfillError:  # gone, unreadable or not a mapping: nothing more to learn from it
         return []
+    urls = [_value(n.mapping().get("url")) if n.is_map() else None for n in notifications]
+    envs = []
+    for p in phases:
+        env = p.mapping().get("env") if p.is_map() else None
+        if env is not None and env.is_map():
+            envs.append({k: v for k, v in ((k, _value(v)) for k, v in env.mapping().items()) if v})
+    return secret_values([u for u in urls if u], envs)
+
+
+def _value(node: Node | None) -> str | None:
+    try:
+        return node.str() if node is not None else None
+    except BackfillError:  # a ${VAR} unset here, or not a scalar
+        return None
 
 
 def _gate_view(records: list[GateRecord], red: _Redact) -> GateView:

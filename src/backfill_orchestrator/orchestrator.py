@@ -35,9 +35,10 @@ from .config import Gate, Phase, PipelineConfig, load_config, load_gate_suites
 from .decisions import GateDecision, decide_gates, error_gate, merge
 from .errors import EXIT_FAILED, EXIT_OK, EXIT_WARNED, BackfillError, ColumnNotFound, TableNotFound, UsageError
 from .notify import Heartbeat, Notifier, heartbeat_event
-from .report import write_reports
+from .reporting.report import write_reports
 from .events import Event, runbook_ref
 from .render import stdout_is_tty
+from .redact import config_secrets
 from .runlog import Console, RunLog
 from .state import RunState, now_iso, open_state, update_latest_link
 from .warehouse.url import format_warehouse_url
@@ -415,7 +416,7 @@ class Orchestrator:
     def _open_outputs(self) -> None:
         tty = stdout_is_tty() if self.options.tty is None else self.options.tty
         self.console = Console(tty) if self.options.echo else None
-        self.log = RunLog(self.run_dir / "orchestrator.log", self.console)
+        self.log = RunLog(self.run_dir / "orchestrator.log", self.console, config_secrets(self.config))
         if self.config.notifications:
             self.notifier = Notifier(self.config.notifications, self.log.logger(f"backfill.notify.{self.run_id}"))
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from typing import Any, Iterable, Mapping
 
 _URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*)://([^\s/?#'\"<>]*)([^\s'\"<>]*)")
 # `mailto:user:password@host` (no `//`): everything after the scheme may be a credential
@@ -59,3 +59,24 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     for part in sorted({p for s in secrets for p in _secret_parts(s)}, key=len, reverse=True):
         text = text.replace(part, "***")
     return text
+
+
+# env names whose values are credentials (API_TOKEN, DB_PASSWORD, SLACK_WEBHOOK, GOOGLE_CREDENTIALS, ...)
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSW|PWD|KEY|AUTH|CRED|HOOK|DSN|COOKIE|SESSION", re.IGNORECASE)
+
+
+def config_secrets(config: Any) -> list[str]:
+    """The literal secrets a pipeline config carries (see secret_values)."""
+    return secret_values([n.url for n in getattr(config, "notifications", ())],
+                         [p.env or {} for p in getattr(config, "phases", ())])
+
+
+def secret_values(urls: Iterable[str], envs: Iterable[Mapping[str, str]]) -> list[str]:
+    """Notification URLs, and the phase `env` values that are URLs or whose name says they are a credential.
+    Short values (< 4 characters) are left alone: masking `1` everywhere would make every line unreadable."""
+    out = [u for u in urls if u]
+    for env in envs:
+        for name, value in env.items():
+            if len(value) >= 4 and (_SECRET_NAME.search(name) or _URL.search(value)):
+                out.append(value)
+    return sorted(set(out))

@@ -1,5 +1,10 @@
 """The run's plain log (orchestrator.log: one timestamped line per event, always, tail-able under nohup) and
-what the terminal shows (rich live progress bars on a TTY, the same plain lines otherwise)."""
+what the terminal shows (rich live progress bars on a TTY, the same plain lines otherwise).
+
+Every line is redacted on its way out (redact.py): URLs lose credentials, path and query, and the literal secrets
+given (the config's notification URLs and credential-like env values: redact.config_secrets) are masked, so that
+a job's fatal line quoting its token, or a library's error naming a webhook, never lands in the log.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,10 +12,11 @@ import logging
 import sys
 import threading
 from pathlib import Path
-from typing import TextIO
+from typing import Iterable, TextIO
 
 from .clock import iso_utc
 from .progress_formats import Progress
+from .redact import redact_text
 
 
 def stamp(now: dt.datetime | None = None) -> str:
@@ -20,15 +26,16 @@ def stamp(now: dt.datetime | None = None) -> str:
 class RunLog:
     """Appends lines to orchestrator.log (flushed each time) and mirrors them to the console."""
 
-    def __init__(self, path: Path, console: "Console | None" = None):
+    def __init__(self, path: Path, console: "Console | None" = None, secrets: Iterable[str] = ()):
         self.path = path
         self.console = console
+        self.secrets = [s for s in secrets if s]
         self._lock = threading.Lock()  # the notifier thread logs too
         self._f: TextIO = open(path, "a", encoding="utf-8")
 
     def line(self, text: str, stamped: bool = False) -> None:
         """One line; `stamped` when the text already starts with its timestamp (progress lines)."""
-        out = text if stamped else f"{stamp()} {text}"
+        out = redact_text(text if stamped else f"{stamp()} {text}", self.secrets)
         with self._lock:
             if not self._f.closed:
                 self._f.write(out + "\n")

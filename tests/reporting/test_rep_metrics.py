@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from runfixture import RUN_ID, T0, iso
 
 from backfill_orchestrator.cli import cli
-from backfill_orchestrator.metrics import write_metrics
+from backfill_orchestrator.reporting.metrics import write_metrics
 from backfill_orchestrator.state import RunState
 
 _NAME = r"[a-zA-Z_:][a-zA-Z0-9_:]*"

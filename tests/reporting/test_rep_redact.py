@@ -60,3 +60,14 @@ def test_no_log_line_at_any_level_names_the_token(caplog):
     assert "Max retries exceeded" in caplog.text or "Connection" in caplog.text  # the debug lines were captured
     assert token not in caplog.text
     assert all(token not in (r.error or "") and token not in r.target for r in n.results)
+
+
+def test_secret_values_of_a_config_are_credentials_not_every_setting():
+    from backfill_orchestrator.redact import secret_values
+
+    got = secret_values(["json://127.0.0.1:9/hook/abc123", ""],
+                        [{"API_TOKEN": "t0k3n-value", "DB_PASSWORD": "hunter22", "PYTHONUNBUFFERED": "1",
+                          "MODE": "fast-mode", "UPSTREAM": "https://u:p@api.example.com/x", "KEY": "ab"}])
+    assert got == sorted(["json://127.0.0.1:9/hook/abc123", "t0k3n-value", "hunter22",
+                          "https://u:p@api.example.com/x"])
+    assert redact_text("MODE fast-mode with t0k3n-value", got) == "MODE fast-mode with ***"

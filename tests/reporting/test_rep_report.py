@@ -12,10 +12,12 @@ from click.testing import CliRunner
 from runfixture import RUN_ID
 from pngread import longest_run, read_png
 
-from backfill_orchestrator.charts import AREA_FILL, GAP_FILL
+from backfill_orchestrator.reporting.charts import AREA_FILL, GAP_FILL
 from backfill_orchestrator.cli import cli
-from backfill_orchestrator.report import build_report, render_markdown, write_reports
-from backfill_orchestrator.report_html import render_html
+from backfill_orchestrator.reporting.report import write_reports
+from backfill_orchestrator.reporting.report_html import render_html
+from backfill_orchestrator.reporting.report_md import render_markdown
+from backfill_orchestrator.reporting.view import build_view as build_report
 
 
 def _rgb(hex_color: str) -> tuple[int, int, int]:
@@ -143,8 +145,8 @@ def test_chromium_draws_the_charts(demo_run: Path, tmp_path: Path):
 def test_missing_dates_from_a_completeness_check_are_drawn_as_a_gap():
     import datetime as dt
 
-    from backfill_orchestrator.charts import coverage_strips_svg
-    from backfill_orchestrator.report import _missing_dates, parse_ranges
+    from backfill_orchestrator.reporting.charts import coverage_strips_svg
+    from backfill_orchestrator.reporting.view import missing_dates as _missing_dates, parse_ranges
 
     result = {"checks": [{"type": "completeness", "status": "fail",
                           "evidence": "missing 27 of 914 expected dates (dates with rows in nba_raw.schedule "
@@ -219,7 +221,7 @@ def test_missing_dates_come_from_the_full_list_not_the_shortened_evidence():
     import datetime as dt
 
     from backfill_orchestrator.dates import format_ranges
-    from backfill_orchestrator.report import _missing_dates
+    from backfill_orchestrator.reporting.view import missing_dates as _missing_dates
 
     # 14 separate one-day gaps: the evidence text names 10 ranges and "… and 4 more"
     missing = [dt.date(2024, 11, 2) + dt.timedelta(days=2 * i) for i in range(14)]
@@ -231,3 +233,27 @@ def test_missing_dates_come_from_the_full_list_not_the_shortened_evidence():
     # a result stored before the field existed still yields what its evidence names
     old = {k: v for k, v in check.items() if k != "missing_dates"}
     assert _missing_dates({"checks": [old]}) == missing[:10]
+
+
+def test_markup_in_a_phase_name_or_evidence_is_escaped(tmp_path: Path):
+    from runfixture import _check, _suite_result
+
+    from backfill_orchestrator.events import Event
+    from backfill_orchestrator.state import RunState
+
+    evil = "<script>alert(1)</script>"
+    phase = f"p{evil}"
+    st = RunState.create(tmp_path / "run", "r1", "t", "c.yaml", "duckdb:/w", [phase])
+    st.update_phase(phase, status="failed", attempt=1, tries=1, started_at="2026-01-03T01:00:00Z",
+                    ended_at="2026-01-03T01:10:00Z", message=f"gate failed: {evil}")
+    st.add_gate(phase, "post", "s", "critical", 1, "fail",
+                _suite_result("s", "d.t", "fail", [_check("c", "fail", 1.0, ">= 95%", f"bad rows {evil}",
+                                                          column="x")],
+                              {"x": [["2024-01-01", 1.0]]}))
+    st.add_event(Event("phase_failed", "r1", f"failed {evil}", phase=phase))
+    st.update_run(status="failed", ended_at="2026-01-03T01:11:00Z", exit_code=1, message=evil)
+    st.close()
+    html = render_html(build_report(tmp_path / "run"))
+    assert "<script" not in html.lower()
+    assert html.count("&lt;script&gt;") >= 5  # run message, phase table, gate heading, evidence, event
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from ..metrics import collect_metrics, write_metrics
+from ..reporting.metrics import collect_metrics, write_metrics
 from ..state import resolve_run_dir
 from .options import logs_dir_option
 

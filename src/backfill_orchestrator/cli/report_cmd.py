@@ -1,9 +1,12 @@
 """`backfill report`: the run report (HTML with charts, Markdown for a ticket, JSON) from a run's state."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from ..report import build_report, render, write_report, write_reports
+from ..reporting.report import render, write_report, write_reports
+from ..reporting.view import build_view
 from ..state import resolve_run_dir
 from .options import logs_dir_option
 
@@ -31,8 +34,8 @@ def report_cmd(run: str | None, fmt: str | None, out: str | None, logs_dir: str)
     if out:
         click.echo(f"wrote {write_report(run_dir, out, fmt)}")
     elif fmt:
-        click.echo(render(build_report(run_dir), fmt), nl=False)
+        click.echo(render(build_view(run_dir), fmt), nl=False)
     else:
         paths = write_reports(run_dir)
-        click.echo(render(build_report(run_dir), "md"), nl=False)
+        click.echo((Path(run_dir) / "report.md").read_text(encoding="utf-8"), nl=False)
         click.echo("\n" + "\n".join(f"wrote {p}" for p in paths))

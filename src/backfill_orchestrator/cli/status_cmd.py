@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import click
 
-from ..metrics import write_metrics
 from ..render import dumps
+from ..reporting.metrics import write_metrics
+from ..reporting.status import status_of
+from ..reporting.view import build_view
 from ..state import resolve_run_dir
-from ..status import collect_status
 from .options import logs_dir_option
 
 
 @click.command("status")
 @click.argument("run", required=False)
 @logs_dir_option
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable (stable fields, see status.py).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable (stable fields: docs/status-json.md).")
 @click.option("--events", default=10, show_default=True, type=click.IntRange(min=0),
               help="How many recent events to show.")
 @click.option("--prometheus", type=click.Path(dir_okay=False), metavar="FILE",
@@ -26,7 +27,8 @@ def status_cmd(run: str | None, logs_dir: str, as_json: bool, events: int, prome
       backfill status --json
     """
     run_dir = resolve_run_dir(logs_dir, run)
-    s = collect_status(run_dir, events=events)
+    view = build_view(run_dir)
+    s = status_of(view, events=events)
     if prometheus:
-        write_metrics(run_dir, prometheus)
+        write_metrics(view, prometheus)
     click.echo(dumps(s) if as_json else s.text())

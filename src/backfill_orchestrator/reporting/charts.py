@@ -12,12 +12,15 @@ import datetime as dt
 from html import escape
 from typing import Iterable, Sequence
 
-from .dates import compress_ranges
+from ..dates import compress_ranges
+from ..runmodel import PhaseStatus, RunStatus
 
+# every phase and run status has its colour (a test checks it): green good, amber warned, red failed, blue busy
 STATUS_COLORS = {
-    "passed": "#2e9e44", "warned": "#e69b00", "failed": "#d62728", "running": "#1f77b4", "validating": "#1f77b4",
-    "preflight": "#1f77b4", "retrying": "#9467bd", "stalled": "#9467bd", "pending": "#b0b0b0",
-    "skipped": "#cfcfcf", "stopped": "#6b6b6b", "interrupted": "#6b6b6b",
+    PhaseStatus.PASSED: "#2e9e44", PhaseStatus.WARNED: "#e69b00", PhaseStatus.FAILED: "#d62728",
+    PhaseStatus.RUNNING: "#1f77b4", PhaseStatus.VALIDATING: "#1f77b4", PhaseStatus.PREFLIGHT: "#1f77b4",
+    PhaseStatus.RETRYING: "#9467bd", PhaseStatus.STALLED: "#9467bd", PhaseStatus.PENDING: "#b0b0b0",
+    PhaseStatus.SKIPPED: "#cfcfcf", PhaseStatus.STOPPED: "#6b6b6b", RunStatus.INTERRUPTED: "#6b6b6b",
 }
 PHASE_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 GAP_FILL = "#f3b6b6"

@@ -30,13 +30,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .control import orchestrator_alive, phase_process
-from .atomic import write_text_atomic
-from .clock import parse_iso
-from .state import PHASE_STATUSES, RUN_STATUSES, list_runs, open_state
+from ..atomic import write_text_atomic
+from ..clock import parse_iso
+from ..runmodel import PHASE_TERMINAL, RUN_SUCCEEDED, PhaseStatus, RunStatus
+from ..state import list_runs
+from .view import CheckStatus, RunView, build_view
 
-GATE_STATUSES = ("pass", "warn", "fail", "error")
-CHECK_STATUSES = ("pass", "warn", "fail", "error", "no_baseline")
+CHECK_STATUSES = CheckStatus.ALL
+GATE_STATUSES = tuple(s for s in CHECK_STATUSES if s != CheckStatus.NO_BASELINE)
 _HELP = {
     "backfill_run_info": "The run being described; its status as a label.",
     "backfill_run_status": "1 for the run's current status, 0 for the others.",
@@ -107,76 +108,73 @@ def _ts(text: str | None) -> float | None:
     return t.timestamp() if t else None
 
 
-def collect_metrics(run_dir: str | Path, now: dt.datetime | None = None) -> Metrics:
-    """Metrics of one run from its state.sqlite (and, for the last success, its sibling runs)."""
+def metrics_of(view: RunView, now: dt.datetime | None = None) -> Metrics:
+    """Metrics of the run `view` describes (and, for the last success, its sibling runs)."""
     now = now or dt.datetime.now(dt.timezone.utc)
     m = Metrics()
-    run_dir = Path(run_dir)
-    with open_state(run_dir) as st:
-        run = st.run()
-        base = {"pipeline": run.pipeline, "run_id": run.id}
-        m.add("backfill_run_info", 1, **base, status=run.status)
-        for s in RUN_STATUSES:
-            m.add("backfill_run_status", int(run.status == s), **base, status=s)
-        m.add("backfill_run_start_timestamp_seconds", _ts(run.started_at), **base)
-        m.add("backfill_run_end_timestamp_seconds", _ts(run.ended_at), **base)
-        m.add("backfill_run_exit_code", run.exit_code, **base)
-        m.add("backfill_run_orchestrator_alive", int(orchestrator_alive(run)), **base)
-        m.add("backfill_last_success_timestamp_seconds", _last_success(run_dir, run.pipeline, run), **base)
-        for p in st.phases():
-            lab = {**base, "phase": p.name}
-            for s in PHASE_STATUSES:
-                m.add("backfill_phase_status", int(p.status == s), **lab, status=s)
-            last = st.last_progress(p.name)
-            total = (last.total if last and last.total else None) or p.dates_count or p.total_dates
-            m.add("backfill_phase_days_total", total, **lab)
-            if last is not None:
-                m.add("backfill_phase_days_done", last.done, **lab)
-                for result in ("ok", "failed", "skipped"):
-                    m.add("backfill_phase_days", getattr(last, result), **lab, result=result)
-                if last.done is not None and total:
-                    m.add("backfill_phase_progress_ratio", min(1.0, last.done / total), **lab)
-                m.add("backfill_phase_records", last.records, **lab)
-                m.add("backfill_phase_rate_days_per_minute", last.rate, **lab)
-                if p.status not in ("passed", "warned", "failed", "skipped", "stopped"):
-                    m.add("backfill_phase_eta_timestamp_seconds", _ts(last.eta) if last.eta != "unknown" else None,
-                          **lab)
-            elif p.status in ("passed", "warned") and total:
-                m.add("backfill_phase_progress_ratio", 1.0, **lab)
-            m.add("backfill_phase_retries", max(p.attempt - 1, 0), **lab)
-            m.add("backfill_phase_process_alive",
-                  int(p.status in ("running", "stalled") and phase_process(p) is not None), **lab)
-            if p.status in ("passed", "warned"):
-                m.add("backfill_phase_last_success_timestamp_seconds", _ts(p.ended_at), **lab)
-            latest = {}
-            for g in st.gate_results(p.name):
-                latest[(g.kind, g.suite)] = g
-            for (kind, suite), g in latest.items():
-                glab = {**lab, "kind": kind, "suite": suite}
-                for s in GATE_STATUSES:
-                    m.add("backfill_gate_status", int(g.status == s), **glab, status=s)
-                counts = {s: 0 for s in CHECK_STATUSES}
-                for c in (g.result or {}).get("checks", []):
-                    counts[str(c.get("status"))] = counts.get(str(c.get("status")), 0) + 1
-                for s, n in counts.items():
-                    m.add("backfill_gate_checks", n, **glab, status=s)
+    base = {"pipeline": view.pipeline, "run_id": view.run_id}
+    m.add("backfill_run_info", 1, **base, status=view.status)
+    for s in RunStatus:
+        m.add("backfill_run_status", int(view.status == s), **base, status=s.value)
+    m.add("backfill_run_start_timestamp_seconds", _ts(view.started_at), **base)
+    m.add("backfill_run_end_timestamp_seconds", _ts(view.ended_at), **base)
+    m.add("backfill_run_exit_code", view.exit_code, **base)
+    m.add("backfill_run_orchestrator_alive", int(view.orchestrator_alive), **base)
+    m.add("backfill_last_success_timestamp_seconds", _last_success(view), **base)
+    for p in view.phases:
+        lab = {**base, "phase": p.name}
+        for s in PhaseStatus:
+            m.add("backfill_phase_status", int(p.status == s), **lab, status=s.value)
+        m.add("backfill_phase_days_total", p.total, **lab)
+        last = p.last
+        if last is not None:
+            m.add("backfill_phase_days_done", last.done, **lab)
+            for result in ("ok", "failed", "skipped"):
+                m.add("backfill_phase_days", getattr(last, result), **lab, result=result)
+            if last.done is not None and p.total:
+                m.add("backfill_phase_progress_ratio", min(1.0, last.done / p.total), **lab)
+            m.add("backfill_phase_records", last.records, **lab)
+            m.add("backfill_phase_rate_days_per_minute", p.rate, **lab)
+            if p.status not in PHASE_TERMINAL:
+                m.add("backfill_phase_eta_timestamp_seconds", _ts(last.eta) if last.eta != "unknown" else None,
+                      **lab)
+        elif p.succeeded_at and p.total:
+            m.add("backfill_phase_progress_ratio", 1.0, **lab)
+        m.add("backfill_phase_retries", p.retries, **lab)
+        m.add("backfill_phase_process_alive", int(p.alive), **lab)
+        m.add("backfill_phase_last_success_timestamp_seconds", _ts(p.succeeded_at), **lab)
+        for g in p.gates:
+            glab = {**lab, "kind": g.kind, "suite": g.suite}
+            for s in GATE_STATUSES:
+                m.add("backfill_gate_status", int(g.status == s), **glab, status=s)
+            counts = {s: 0 for s in CHECK_STATUSES}
+            for c in g.checks:
+                counts[c.status] = counts.get(c.status, 0) + 1
+            for s, n in counts.items():
+                m.add("backfill_gate_checks", n, **glab, status=s)
     m.add("backfill_metrics_generated_timestamp_seconds", now.timestamp(), **base)
     return m
 
 
-def _last_success(run_dir: Path, pipeline: str, run) -> float | None:
-    if run.status in ("passed", "warned"):
-        return _ts(run.ended_at)
+def collect_metrics(run_dir: str | Path, now: dt.datetime | None = None) -> Metrics:
+    """Metrics of one run from its state.sqlite."""
+    return metrics_of(build_view(run_dir, now), now)
+
+
+def _last_success(view: RunView) -> float | None:
+    if view.status in RUN_SUCCEEDED:
+        return _ts(view.ended_at)
+    run_dir = Path(view.run_dir)
     if run_dir.parent.name != "runs":
         return None
     for other in list_runs(run_dir.parent.parent):  # newest first
-        if other.pipeline == pipeline and other.status in ("passed", "warned") and other.ended_at:
+        if other.pipeline == view.pipeline and other.status in RUN_SUCCEEDED and other.ended_at:
             return _ts(other.ended_at)
     return None
 
 
-def write_metrics(run_dir: str | Path, out: str | Path, now: dt.datetime | None = None) -> Path:
-    """Write the run's metrics to `out` atomically (the temp file is never `*.prom`); returns the path."""
-    return write_text_atomic(out, collect_metrics(run_dir, now).text(), "metrics")
-
-
+def write_metrics(run: RunView | str | Path, out: str | Path, now: dt.datetime | None = None) -> Path:
+    """Write the metrics of a run (its view, or its directory) to `out` atomically (the temp file is never
+    `*.prom`); returns the path."""
+    view = run if isinstance(run, RunView) else build_view(run, now)
+    return write_text_atomic(out, metrics_of(view, now).text(), "metrics")

@@ -20,11 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from .clock import hm_duration, iso_utc, parse_iso
+from .commands import checkpoint_path
 from .config import Phase, PipelineConfig
 from .dates import CHECKPOINT_READ_ERRORS, CHECKPOINT_STATUSES, format_ranges, read_checkpoint_file
 from .errors import BackfillError, TableNotFound
 from .events import runbook_ref
 from .redact import redact_text
+from .runmodel import Reason
 from .state import RunState, list_runs, open_state
 
 
@@ -190,8 +192,6 @@ def make_plan(config: PipelineConfig, run_state: RunState | str | Path | None = 
     """The plan of `config`. `run_state`: the run whose rates give the ETA (default: the newest runs of this
     pipeline). `wh`: an open warehouse to use (default: open the config's). `run_dir`: for checkpoint paths
     that name {run_dir} (default: the latest run's directory)."""
-    from .orchestrator import checkpoint_path  # the orchestrator's own rule, not a copy
-
     calendar = config.calendar()
     suites = _load_suites(config)
     rates = _rate_history(config, run_state)
@@ -199,24 +199,32 @@ def make_plan(config: PipelineConfig, run_state: RunState | str | Path | None = 
         runs = [r for r in list_runs(config.logs_dir) if r.pipeline == config.pipeline]
         run_dir = Path(runs[0].run_dir) if runs else config.logs_dir / "runs" / "<next-run>"
     own_wh = wh is None
-    wh_note = None
+    wh_state = _WarehouseState()
     if own_wh:
         try:
             wh = _open_wh(config)
             if wh is None:
-                wh_note = f"warehouse {config.warehouse.path} does not exist yet: it holds nothing"
+                wh_state = _WarehouseState(f"warehouse {config.warehouse.path} does not exist yet: it holds nothing",
+                                           missing=True)
         except Exception as e:  # a plan is advice: show what is known and say why the rest is not
-            wh, wh_note = None, redact_text(f"warehouse unreachable ({type(e).__name__}: {e}); "
-                                            f"{runbook_ref('warehouse_unreachable')}")
+            wh, wh_state = None, _WarehouseState(redact_text(f"warehouse unreachable ({type(e).__name__}: {e}); "
+                                                             f"{runbook_ref(Reason.WAREHOUSE_UNREACHABLE)}"))
     phases = []
     try:
         for phase in config.phases:
-            phases.append(_plan_phase(config, phase, calendar, suites, rates, wh, wh_note,
+            phases.append(_plan_phase(config, phase, calendar, suites, rates, wh, wh_state,
                                       checkpoint_path(config, phase, run_dir)))
     finally:
         if own_wh and wh is not None:
             wh.close()
     return Plan(str(config.path), config.pipeline, config.warehouse_label(), phases, iso_utc())
+
+
+@dataclass(frozen=True)
+class _WarehouseState:
+    """Why the warehouse was not looked at (note), and whether that is because it does not exist yet."""
+    note: str | None = None
+    missing: bool = False  # a DuckDB file not created yet: it holds no date (rather than: unknown)
 
 
 def _load_suites(config: PipelineConfig) -> dict[str, Any]:
@@ -228,7 +236,7 @@ def _load_suites(config: PipelineConfig) -> dict[str, Any]:
 
 
 def _plan_phase(config: PipelineConfig, phase: Phase, calendar: Any, suites: dict[str, Any],
-                rates: dict[str, tuple[float, str]], wh: Any, wh_note: str | None, cp_path: Path) -> PhasePlan:
+                rates: dict[str, tuple[float, str]], wh: Any, wh_state: _WarehouseState, cp_path: Path) -> PhasePlan:
     requested = phase.dates.resolve(calendar)
     req = set(requested)
     cp, cp_note = read_checkpoint(cp_path)
@@ -239,9 +247,9 @@ def _plan_phase(config: PipelineConfig, phase: Phase, calendar: Any, suites: dic
     held: set[dt.date] | None = None
     if table_col is None:
         notes.append("no post gate with a known suite: what the warehouse holds is not looked at")
-    elif wh_note and wh is None:
-        notes.append(wh_note)
-        held = set() if "does not exist" in wh_note else None
+    elif wh_state.note and wh is None:
+        notes.append(wh_state.note)
+        held = set() if wh_state.missing else None
     elif requested:
         try:
             held = _held_dates(wh, table_col[0], table_col[1], requested[0], requested[-1]) & req
@@ -249,7 +257,7 @@ def _plan_phase(config: PipelineConfig, phase: Phase, calendar: Any, suites: dic
             held = set()
             notes.append(f"table {table_col[0]} does not exist yet")
         except BackfillError as e:
-            notes.append(f"warehouse query failed: {e}; {runbook_ref('warehouse_unreachable')}")
+            notes.append(f"warehouse query failed: {e}; {runbook_ref(Reason.WAREHOUSE_UNREACHABLE)}")
     rate, rate_from = rates.get(phase.name, (None, None))
     missing = sorted(done - held) if held is not None else []
     return PhasePlan(

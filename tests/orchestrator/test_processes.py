@@ -27,7 +27,7 @@ def test_adopt_an_externally_started_process(h: Harness, tmp_path: Path) -> None
     assert r.code == 0, r.err + r.out
     run_dir = h.run_dir()
     a = h.phase("a", run_dir)
-    assert (a.status, a.pid, a.is_child, a.exit_known, a.exit_code) == ("passed", ext.pid, False, False, None)
+    assert (a.status, a.pid, a.exit_known, a.exit_code) == ("passed", ext.pid, False, None)
     assert "exit code unknown" in a.message
     assert a.create_time and a.cmdline[-1] == "0.1"
     assert not (run_dir / "a.log").exists()  # the orchestrator never launched phase a itself

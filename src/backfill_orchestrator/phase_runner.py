@@ -333,9 +333,16 @@ class PhaseRunner:
             self._fail(msg, Reason.GATE_FAILED, f"phase {self.name}: {msg}; dependents will not start",
                        gate=d.lines, log_path=rec.log_path, progress=progress_text)
 
+    def _usage(self) -> tuple[float | None, int | None]:
+        """CPU % and RSS of the phase's process group while it runs; unknown (None) once it has ended."""
+        if self.handle is None:
+            return None, None
+        cpu, rss = process.usage(self.handle)
+        return (cpu, rss) if rss else (None, None)
+
     def _snapshot(self, p: Progress, attempt: int | None, *, log: bool = True) -> str:
         line = format_progress_line(self.name, p, utcnow())
-        cpu, rss = process.usage(self.handle) if self.handle is not None else (None, None)
+        cpu, rss = self._usage()
         self.st.add_progress(self.name, attempt, done=p.done, total=p.total, ok=p.ok, failed=p.failed,
                              skipped=p.skipped, records=p.records, rate=p.rate_per_min,
                              eta=iso_utc(p.eta) if p.eta else None, cpu=cpu, rss=rss, line=line)

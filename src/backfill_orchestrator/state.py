@@ -355,6 +355,9 @@ class RunState:
                          "ORDER BY id", args)
         return [GateRecord(*r[:7], result=json.loads(r[7])) for r in rows]
 
+    def schema_version(self) -> int | None:
+        return _schema_version(self._db)
+
     def close(self) -> None:
         self._db.close()
 

@@ -83,6 +83,12 @@ def test_second_run_is_refused_then_stop(h: Harness, tmp_path: Path) -> None:
     st = json.loads(h.cli("status", "--json").out)
     assert st["orchestrator_alive"] is True and st["phases"][0]["alive"] is True
     assert st["phases"][0]["pid"] == a.pid and st["phases"][0]["status"] == "running"
+
+    def usage_recorded():
+        with open_state(h.run_dir()) as s:
+            return [p for p in s.progress_history("a") if p.rss]
+    sample = wait_for(usage_recorded, what="a progress snapshot with the phase's CPU and RSS")[0]
+    assert sample.rss > 1_000_000 and sample.cpu is not None
     r = h.cli("stop", "--grace", "5")
     assert r.code == 0, r.err
     assert orch.wait(10) == 1

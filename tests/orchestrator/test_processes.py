@@ -80,6 +80,7 @@ def test_second_run_is_refused_then_stop(h: Harness, tmp_path: Path) -> None:
     r = h.cli("run", str(cfg))
     assert r.code == 2, r.err
     assert f"PID {orch.pid}" in r.err and run.id in r.err and "lock-held" in r.err
+    assert r.out == ""  # refused before the plan is printed
     st = json.loads(h.cli("status", "--json").out)
     assert st["orchestrator_alive"] is True and st["phases"][0]["alive"] is True
     assert st["phases"][0]["pid"] == a.pid and st["phases"][0]["status"] == "running"

@@ -95,6 +95,25 @@ def test_failed_dates_are_retried_alone_then_gated(h: Harness, tmp_path: Path) -
     assert h.log_lines(a.log_path, "[jobkit] START") == 2
 
 
+def test_a_permanent_error_on_every_failed_date_fails_at_once(h: Harness) -> None:
+    cfg = h.config([{"name": "a", "retries": 2, "retry_backoff": "0.1s", "post": "items",
+                     "command": job("jobkit_fake.py", "--fail", "2024-10-24", "--fail", "2024-10-27",
+                                    "--error", "TableNotFound: nba_raw.games")},
+                    {"name": "b", "depends_on": ["a"], "command": job("jobkit_fake.py")}])
+    r = h.cli("run", str(cfg))
+    assert r.code == 1, r.err + r.out
+    run_dir = h.run_dir()
+    a = h.phase("a", run_dir)
+    assert (a.status, a.reason, a.attempt) == ("failed", "permanent_error", 1)
+    assert "TableNotFound: nba_raw.games" in a.message
+    assert h.log_lines(a.log_path, "[jobkit] START") == 1  # not retried
+    assert not h.events(run_dir, "retrying")
+    failed = h.events(run_dir, "phase_failed")[0]
+    assert failed.reason == "permanent_error" and "permanent-error" in failed.message
+    assert h.phase("b", run_dir).status == "skipped"
+    assert "TableNotFound: nba_raw.games" in r.out
+
+
 def test_crash_retries_only_the_dates_not_done(h: Harness) -> None:
     # the legacy job always exits 0: the traceback and the missing summary block are what say it crashed
     cfg = h.config([{"name": "a", "retries": 1, "retry_backoff": "0.1s",

@@ -158,3 +158,31 @@ def test_stop_without_its_orchestrator_stops_the_phase_group(h: Harness, tmp_pat
     assert r.code == 0 and "a: SIGTERM" in r.out, r.err + r.out
     assert not alive(a.pid)
     assert (h.phase("a").status, h.run_record().status) == ("stopped", "stopped")
+
+
+def test_the_library_gives_back_the_working_directory_and_signal_handlers(h: Harness, tmp_path: Path,
+                                                                          monkeypatch) -> None:
+    from backfill_orchestrator.config import load_config
+    from backfill_orchestrator.orchestrator import Orchestrator, RunOptions
+
+    cfg = h.config([{"name": "a", "command": job("jobkit_fake.py"), "post": "items"}])
+    mine = {sig: (lambda signum, frame: None) for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT)}
+    pytest_own = {sig: signal.signal(sig, handler) for sig, handler in mine.items()}
+    try:
+        monkeypatch.chdir(h.root)  # the config's relative paths start here
+        result = Orchestrator.new_run(load_config(cfg), RunOptions(echo=False)).run()
+        assert (result.status, result.exit_code) == ("passed", 0)
+        assert Path.cwd() == h.root
+        assert {sig: signal.getsignal(sig) for sig in mine} == mine
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        monkeypatch.chdir(elsewhere)
+        # a resumed run works where the run was started (its relative paths), then gives the cwd back
+        result = Orchestrator.for_resume(result.run_dir, RunOptions(echo=False)).resume()
+        assert (result.status, result.exit_code) == ("passed", 0)
+        assert Path.cwd() == elsewhere
+        assert {sig: signal.getsignal(sig) for sig in mine} == mine
+        assert not (elsewhere / "logs").exists()
+    finally:
+        for sig, handler in pytest_own.items():
+            signal.signal(sig, handler)

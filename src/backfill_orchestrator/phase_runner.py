@@ -289,14 +289,15 @@ class PhaseRunner:
         if t.step is Step.STOP:
             by_operator = t.reason is Reason.STOPPED_BY_OPERATOR
             # `backfill stop --grace N` records its grace with the request: the operator's word wins
-            grace = self.st.run().options.get("stop_grace") if by_operator else None
-            res = process.stop(self.handle, grace=ctx.stop_grace if grace is None else float(grace))
+            asked = self.st.run().options.get("stop_grace") if by_operator else None
+            grace = ctx.stop_grace if asked is None else float(asked)
+            res = process.stop(self.handle, grace=grace)
             why = "stopped by `backfill stop`" if by_operator else f"stopped: orchestrator got {ctx.interrupt}"
             self.st.update_phase(self.name, status=PhaseStatus.STOPPED, message=why, reason=t.reason,
                                  ended_at=now_iso(), exit_code=res.exit.returncode if res.exit else None,
                                  exit_known=bool(res.exit and res.exit.known))
             ctx.event(EventKind.PHASE_STOPPED, f"phase {self.name}: {why} ({res.signal_sent or 'already ended'})",
-                      phase=self.name, reason=t.reason)
+                      phase=self.name, reason=t.reason, data={"grace": grace, "signal": res.signal_sent})
             self.handle = None
         else:
             ctx.event(EventKind.PHASE_LEFT_RUNNING, f"phase {self.name}: PID {self.handle.pid} left running; "

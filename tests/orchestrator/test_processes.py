@@ -1,4 +1,5 @@
-"""The orchestrator against real processes and signals: adopt, kill -9 + resume, lock, stop, restart, SIGTERM."""
+"""The orchestrator against real processes and signals: adopt, kill -9 + resume, lock, stop (and its grace),
+restart (and when it is refused), SIGTERM, and what the library leaves behind in its caller's process."""
 from __future__ import annotations
 
 import json
@@ -186,3 +187,67 @@ def test_the_library_gives_back_the_working_directory_and_signal_handlers(h: Har
     finally:
         for sig, handler in pytest_own.items():
             signal.signal(sig, handler)
+
+
+def test_stop_of_a_finished_run_keeps_its_outcome(h: Harness) -> None:
+    cfg = h.config([{"name": "a", "command": job("jobkit_fake.py"), "post": "items"}])
+    assert h.cli("run", str(cfg)).code == 0
+    r = h.cli("stop")
+    assert r.code == 0, r.err
+    run = h.run_record()
+    assert (run.status, run.exit_code) == ("passed", 0)
+    assert h.phase("a").status == "passed"
+    assert "already" in r.out
+
+
+def test_a_running_orchestrator_honours_stop_grace(h: Harness) -> None:
+    cfg = h.config([{"name": "a", "command": job("jobkit_fake.py", "--sleep", "0.2", "--ignore-term"),
+                     "dates": {"start": "2024-01-01", "end": "2024-12-31"}}])
+    orch = h.start("run", str(cfg))
+    a = running(h, "a")
+    r = h.cli("stop", "--grace", "0.5")
+    assert r.code == 0, r.err
+    wait_for(lambda: not alive(a.pid), timeout=30, what="phase killed")
+    assert orch.wait(30) == 1
+    assert h.phase("a").status == "stopped"
+    # TERM ignored: KILL after the operator's --grace 0.5, not the orchestrator's own 10 s
+    stopped = h.events(kind="phase_stopped")[0].body["data"]
+    assert (stopped["grace"], stopped["signal"]) == (0.5, "SIGKILL")
+
+
+def test_restart_refuses_while_a_dependent_phase_still_runs(h: Harness, tmp_path: Path) -> None:
+    counter = tmp_path / "b-launches"
+    cfg = h.config([{"name": "a", "command": job("jobkit_fake.py")},
+                    {"name": "b", "depends_on": ["a"],
+                     "command": job("counted_job.py", "--counter", str(counter), "--sleep", "1.0")}])
+    orch = h.start("run", str(cfg))
+    b = running(h, "b")
+    orch.send_signal(signal.SIGTERM)
+    assert orch.wait(10) == 1
+    assert alive(b.pid)  # left running, as designed
+    r = h.cli("restart", "a")
+    assert r.code == 2, r.err + r.out
+    assert f"PID {b.pid}" in r.err and "b" in r.err
+    assert h.phase("b").pid == b.pid and h.phase("b").status == "running"  # nothing half-written
+    assert h.phase("a").status == "passed"
+    os.killpg(b.pid, signal.SIGKILL)
+
+
+def test_restart_refused_by_the_lock_changes_nothing(h: Harness) -> None:
+    cfg = h.config([{"name": "a", "command": job("jobkit_fake.py")}])
+    assert h.cli("run", str(cfg)).code == 0
+    first = h.run_dir()
+    slow = h.config([{"name": "a", "command": job("jobkit_fake.py", "--sleep", "0.5"),
+                      "dates": {"start": "2024-01-01", "end": "2024-12-31"}}])
+    orch = h.start("run", str(slow))
+    wait_for(lambda: h.run_dir() != first and h.phase("a").pid, what="second run")
+    try:
+        r = h.cli("restart", "a", "--run", first.name)
+        assert r.code == 2 and "lock-held" in r.err, r.err + r.out
+        run = h.run_record(first)
+        assert (run.status, run.exit_code) == ("passed", 0)
+        a = h.phase("a", first)
+        assert (a.status, a.restart_from, a.message) == ("passed", None, "gate passed")
+    finally:
+        assert h.cli("stop", "--grace", "2").code == 0
+        orch.wait(20)

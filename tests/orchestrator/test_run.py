@@ -1,7 +1,10 @@
-"""Runs to the end: PASS, a FAIL gate blocking dependents, WARN -> exit 3, retries of only the failed dates,
-stall, timeout, dry run, bad input."""
+"""Runs to the end: PASS, a FAIL gate blocking dependents, WARN -> exit 3, retries of only the failed dates, no
+retry of a permanent error, stall, timeout, an unreachable warehouse, a program that cannot start, dry run, bad
+input."""
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from backfill_orchestrator.dates import read_date_file
@@ -136,11 +139,13 @@ def test_stall_stops_the_process_group(h: Harness) -> None:
     r = h.cli("run", str(cfg))
     assert r.code == 1, r.err + r.out
     a = h.phase("a")
-    assert a.status == "failed" and "stalled" in a.message
+    assert (a.status, a.reason) == ("failed", "stalled") and "stalled" in a.message
     assert not alive(a.pid)
-    stalled = h.events(kind="stalled")
-    assert len(stalled) == 1 and "no progress for" in stalled[0].message
-    assert "2024-10-25..2024-10-31 (7 dates)" in a.message  # the dates it never reached
+    kinds = [e.kind for e in h.events() if e.kind in ("stalled", "phase_failed")]
+    assert kinds == ["stalled", "phase_failed"]
+    assert "no progress for" in h.events(kind="stalled")[0].message
+    # the job hangs after 3 dates (a slow start may stall it sooner): the dates it never reached are retried
+    assert "..2024-10-31 (" in a.message.split("failed dates:")[1]
 
 
 def test_timeout_stops_and_fails(h: Harness) -> None:
@@ -179,3 +184,40 @@ def test_bad_arguments_exit_2_with_one_line(h: Harness) -> None:
     assert not (h.logs / "runs").exists()
     r = h.cli("status", "nosuchrun")
     assert r.code == 2 and "no run 'nosuchrun'" in r.err
+
+
+def test_unreachable_warehouse_fails_the_gate_cleanly(h: Harness) -> None:
+    # another process holds DuckDB's write lock on the warehouse: opening it for the gate raises duckdb's error
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+                               "print('ready', flush=True); sys.stdin.read()", str(h.root / "wh.duckdb")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        cfg = h.config([{"name": "a", "command": job("jobkit_fake.py"), "post": "items"},
+                        {"name": "b", "depends_on": ["a"], "command": job("jobkit_fake.py")}])
+        r = h.cli("run", str(cfg))
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+    assert r.code == 1, r.err + r.out
+    assert "Traceback" not in r.err, r.err
+    assert "warehouse-unreachable" in r.out
+    run = h.run_record()
+    assert run.status == "failed" and run.exit_code == 1
+    assert h.phase("a").status == "failed" and "warehouse-unreachable" in h.phase("a").message
+    assert h.phase("b").status == "skipped"
+    with open_state(h.run_dir()) as st:
+        assert [(g.phase, g.status) for g in st.gate_results()] == [("a", "error")]
+
+
+def test_a_command_that_cannot_start_fails_the_phase_and_ends_the_run(h: Harness) -> None:
+    cfg = h.config([{"name": "a", "command": [str(h.root / "no-such-program"), "{dates_file}"]},
+                    {"name": "b", "depends_on": ["a"], "command": job("jobkit_fake.py")}])
+    r = h.cli("run", str(cfg))
+    assert r.code == 1, r.err + r.out
+    assert "Traceback" not in r.err
+    run = h.run_record()
+    assert run.status == "failed", run
+    a = h.phase("a")
+    assert a.status == "failed" and "cannot start" in a.message and a.pid is None
+    assert h.phase("b").status == "skipped"

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -152,3 +154,14 @@ def test_a_v1_state_is_migrated_and_stays_readable_by_status_and_report(tmp_path
     columns = {r[1] for r in con.execute("PRAGMA table_info(phases)")}
     con.close()
     assert "reason" in columns and not {"is_child", "log_offset"} & columns
+
+
+def test_the_lock_excludes_under_contention(tmp_path: Path) -> None:
+    # release() unlinks the file: a contender that opened the old file just before must not hold a lock on it
+    script = Path(__file__).parent / "jobs" / "lock_stress.py"
+    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "logs"), str(tmp_path / "inside"), "3000"],
+                              stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert sum(int(o.split("held ")[1]) for o in outs) > 0
+    assert not any("OVERLAP" in o for o in outs), outs

@@ -29,7 +29,7 @@ import socket
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import psutil
 
@@ -51,6 +51,9 @@ from .runlog import Console, RunLog
 from .runmodel import (BLOCKING_SKIPS, NOTIFIABLE, PHASE_PROCESS_STATES, RUN_SUCCEEDED, EventKind, PhaseStatus,
                        Reason, RunStatus)
 from .state import PhaseRecord, RunState, now_iso, open_state, update_latest_link
+
+if TYPE_CHECKING:
+    from .validation import Suite
 
 # the phases `backfill stop` catches between two steps (no process of theirs runs): recorded `stopped`
 _BETWEEN_STEPS = frozenset({PhaseStatus.PREFLIGHT, PhaseStatus.RETRYING, PhaseStatus.VALIDATING})
@@ -109,9 +112,9 @@ class Orchestrator:
         self.notifier: Notifier | None = None
         self.lock: runlock.Lock | None = None
         self.calendar = config.calendar()
-        self.suites: dict[str, Any] = {}
+        self.suites: dict[str, Suite] = {}
         self.runners: dict[str, PhaseRunner] = {}  # phase name -> its runner (holds the live process handle)
-        self._saved_signals: dict[int, Any] = {}
+        self._saved_signals: dict[signal.Signals, Any] = {}  # the caller's handlers, given back by _close
 
     # --- construction -------------------------------------------------------------------------------------
     @classmethod

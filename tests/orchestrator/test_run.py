@@ -117,6 +117,19 @@ def test_a_permanent_error_on_every_failed_date_fails_at_once(h: Harness) -> Non
     assert "TableNotFound: nba_raw.games" in r.out
 
 
+def test_the_real_job_on_a_warehouse_without_its_tables_is_not_retried(h: Harness) -> None:
+    # what a new user meets first: the raw dataset is missing (misnamed), so every date fails with TableNotFound
+    cfg = h.config([{"name": "team_offense", "retries": 2, "retry_backoff": "0.1s",
+                     "dates": {"start": "2024-10-22", "end": "2024-10-24"},
+                     "command": ["{python}", "-m", "nba_pipeline.team_offense", "--dates-file", "{dates_file}",
+                                 "--checkpoint", "{checkpoint}", "--warehouse", "{warehouse}"]}])
+    r = h.cli("run", str(cfg))
+    assert r.code == 1, r.err + r.out
+    p = h.phase("team_offense")
+    assert (p.status, p.reason, p.attempt) == ("failed", "permanent_error", 1)
+    assert "TableNotFound" in p.message and "nba_raw.schedule" in p.message
+
+
 def test_crash_retries_only_the_dates_not_done(h: Harness) -> None:
     # the legacy job always exits 0: the traceback and the missing summary block are what say it crashed
     cfg = h.config([{"name": "a", "retries": 1, "retry_backoff": "0.1s",

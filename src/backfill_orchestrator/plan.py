@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .clock import hm_duration, iso_utc, parse_iso
 from .commands import checkpoint_path
@@ -28,6 +28,11 @@ from .events import runbook_ref
 from .redact import redact_text
 from .runmodel import Reason
 from .state import RunState, list_runs, open_state
+from .warehouse.base import Warehouse
+
+if TYPE_CHECKING:
+    from .dates import Calendar
+    from .validation import Suite
 
 
 @dataclass
@@ -116,7 +121,7 @@ def read_checkpoint(path: Path) -> tuple[dict[str, set[dt.date]], str | None]:
 
 def _rate_history(config: PipelineConfig, run_state: RunState | str | Path | None) -> dict[str, tuple[float, str]]:
     """phase -> (dates per minute, run id), from the given run or else the newest runs of this pipeline."""
-    states: list[Any] = []
+    states: list[RunState | Path] = []
     if isinstance(run_state, RunState):
         states = [run_state]
     elif run_state is not None:
@@ -155,7 +160,7 @@ def _measured_rate(st: RunState, phase: str, started: str | None, ended: str | N
     return None
 
 
-def _phase_table(phase: Phase, suites: dict[str, Any]) -> tuple[str, str] | None:
+def _phase_table(phase: Phase, suites: dict[str, Suite]) -> tuple[str, str] | None:
     for g in phase.post:
         suite = suites.get(g.suite)
         if suite is not None:
@@ -163,7 +168,7 @@ def _phase_table(phase: Phase, suites: dict[str, Any]) -> tuple[str, str] | None
     return None
 
 
-def _held_dates(wh: Any, table: str, column: str, first: dt.date, last: dt.date) -> set[dt.date]:
+def _held_dates(wh: Warehouse, table: str, column: str, first: dt.date, last: dt.date) -> set[dt.date]:
     rows = wh.query(f"SELECT DISTINCT {column} AS d FROM {table} WHERE {column} BETWEEN @first AND @last",
                     {"first": first, "last": last})
     out = set()
@@ -173,7 +178,7 @@ def _held_dates(wh: Any, table: str, column: str, first: dt.date, last: dt.date)
     return out
 
 
-def _open_wh(config: PipelineConfig) -> Any:
+def _open_wh(config: PipelineConfig) -> Warehouse | None:
     from .warehouse import open_warehouse
 
     w = config.warehouse
@@ -187,7 +192,7 @@ def _open_wh(config: PipelineConfig) -> Any:
     return open_warehouse(w)
 
 
-def make_plan(config: PipelineConfig, run_state: RunState | str | Path | None = None, *, wh: Any = None,
+def make_plan(config: PipelineConfig, run_state: RunState | str | Path | None = None, *, wh: Warehouse | None = None,
               run_dir: Path | None = None) -> Plan:
     """The plan of `config`. `run_state`: the run whose rates give the ETA (default: the newest runs of this
     pipeline). `wh`: an open warehouse to use (default: open the config's). `run_dir`: for checkpoint paths
@@ -227,7 +232,7 @@ class _WarehouseState:
     missing: bool = False  # a DuckDB file not created yet: it holds no date (rather than: unknown)
 
 
-def _load_suites(config: PipelineConfig) -> dict[str, Any]:
+def _load_suites(config: PipelineConfig) -> dict[str, Suite]:
     if not config.suites_paths:
         return {}
     from .validation.suite import load_suites
@@ -235,8 +240,8 @@ def _load_suites(config: PipelineConfig) -> dict[str, Any]:
     return load_suites(list(config.suites_paths))
 
 
-def _plan_phase(config: PipelineConfig, phase: Phase, calendar: Any, suites: dict[str, Any],
-                rates: dict[str, tuple[float, str]], wh: Any, wh_state: _WarehouseState, cp_path: Path) -> PhasePlan:
+def _plan_phase(config: PipelineConfig, phase: Phase, calendar: Calendar | None, suites: dict[str, Suite],
+                rates: dict[str, tuple[float, str]], wh: Warehouse | None, wh_state: _WarehouseState, cp_path: Path) -> PhasePlan:
     requested = phase.dates.resolve(calendar)
     req = set(requested)
     cp, cp_note = read_checkpoint(cp_path)

@@ -19,8 +19,9 @@ from orch_harness import FAKES, Harness, alive, job, running, wait_for
 def test_adopt_an_externally_started_process(h: Harness, tmp_path: Path) -> None:
     log = tmp_path / "by-hand.log"
     with open(log, "w") as out:  # the users' `nohup job > log &`
+        # 10 dates x 0.5 s: still running when a loaded machine gets `backfill run` to check the PID
         ext = subprocess.Popen([sys.executable, str(FAKES / "jobkit_fake.py"), "--start", "2024-10-22", "--days", "10",
-                                "--sleep", "0.1"], stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                                "--sleep", "0.5"], stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     cfg = h.config([{"name": "a", "command": job("jobkit_fake.py"), "post": "items"},
                     {"name": "b", "depends_on": ["a"], "command": job("jobkit_fake.py")}])
     r = h.cli("run", str(cfg), "--adopt", f"a={ext.pid}:{log}")
@@ -30,7 +31,7 @@ def test_adopt_an_externally_started_process(h: Harness, tmp_path: Path) -> None
     a = h.phase("a", run_dir)
     assert (a.status, a.pid, a.exit_known, a.exit_code) == ("passed", ext.pid, False, None)
     assert "exit code unknown" in a.message
-    assert a.create_time and a.cmdline[-1] == "0.1"
+    assert a.create_time and a.cmdline[-1] == "0.5"
     assert not (run_dir / "a.log").exists()  # the orchestrator never launched phase a itself
     assert h.log_lines(log, "[jobkit] START") == 1
     assert h.phase("b", run_dir).status == "passed"
@@ -133,16 +134,17 @@ def test_restart_from_reruns_those_dates_and_regates_dependents(h: Harness) -> N
     assert h.log_lines(b.log_path, "[jobkit] START") == 1
 
 
-def test_sigterm_records_and_leaves_the_phaserunning(h: Harness, tmp_path: Path) -> None:
+def test_sigterm_records_and_leaves_the_phase_running(h: Harness, tmp_path: Path) -> None:
     counter = tmp_path / "launches"
-    cfg = h.config([{"name": "a", "command": job("counted_job.py", "--counter", str(counter), "--sleep", "0.3")}])
+    # 10 dates x 0.6 s: still working when its orchestrator has left, even on a loaded machine
+    cfg = h.config([{"name": "a", "command": job("counted_job.py", "--counter", str(counter), "--sleep", "0.6")}])
     orch = h.start("run", str(cfg))
     a = running(h, "a")
     os.kill(orch.pid, signal.SIGHUP)  # ignored
     os.kill(orch.pid, signal.SIGTERM)
     assert orch.wait(5) == 1
     assert h.run_record().status == "interrupted"
-    assert alive(a.pid)  # 10 dates x 0.3 s: still working when its orchestrator has left
+    assert alive(a.pid)
     assert h.events(kind="phase_left_running")
     r = h.cli("resume")
     assert r.code == 0, r.err + r.out

@@ -21,22 +21,10 @@ _.earlier  # GateView: earlier results of the same gate in this run
 # SHOWN and HIDDEN together cover every EventKind exactly once
 _.HIDDEN
 
-# --- pending removal by other helpers' branches (issue 9); delete each line when its code is gone ------------------
-_.read_holder  # lock.py (core)
-_.NotifySummary  # notify.py (core)
-_.n_lines  # phase_runner.py (core)
-_.is_child  # state.py PhaseRecord column (core: schema v2)
-_.log_offset  # state.py PhaseRecord column (core: schema v2)
-_.updated_at  # state.py PhaseRecord column (core)
-_.exc  # state.py RunState.__exit__ argument (core)
-_.RUN_STATUSES  # state.py (core: replaced by runmodel.RunStatus)
-_.missing_dates  # validation/checks.py, validation/results.py (NBA metrics / validation)
-# runmodel.py: added for the core branch, which wires these in (issue 9 item 1)
-_.PHASE_PROCESS_STATES
-_.PHASE_ACTIVE
-_.PHASE_TERMINAL
-_.PHASE_SUCCEEDED
-_.RUN_ACTIVE
+# state.py: read by tests/orchestrator/test_state_lock.py (the v1 -> v2 migration) and by people debugging a run
+_.schema_version
+# state.py PhaseRecord.updated_at: the row's column, kept in the record for `status --json` readers of state
+_.updated_at
+# runmodel.py: the other half of the run-status partition; tests/test_runmodel.py checks ACTIVE + TERMINAL
+# cover every RunStatus exactly once
 _.RUN_TERMINAL
-_.RUN_SUCCEEDED
-_.Reason

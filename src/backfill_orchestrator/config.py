@@ -23,12 +23,12 @@ from typing import Mapping
 
 from .dates import Calendar, date_range, load_calendar, read_date_file
 from .errors import ConfigError, UsageError
+from .runmodel import NOTIFIABLE
 from .warehouse.base import WarehouseSettings, check_identifier, check_table
 from .yamlsource import Node, load_yaml
 
 PLACEHOLDERS = ("python", "start", "end", "dates_file", "dates", "checkpoint", "workers", "warehouse", "run_dir", "phase")
-EVENTS = ("run_started", "phase_started", "phase_passed", "phase_warned", "phase_failed", "stalled", "retrying",
-          "run_finished", "heartbeat")
+EVENTS = tuple(k.value for k in NOTIFIABLE)  # what `notifications[].events` may name
 SEVERITIES = ("critical", "warning")
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _PHASE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")

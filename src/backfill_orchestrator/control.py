@@ -21,14 +21,14 @@ from . import process
 from .errors import UsageError
 from .events import Event
 from .process import AdoptRefused, ProcessHandle
+from .runmodel import PHASE_ACTIVE, PHASE_PROCESS_STATES, PHASE_SUCCEEDED, RUN_ACTIVE, EventKind, PhaseStatus, \
+    Reason, RunStatus
 from .state import PhaseRecord, RunRecord, RunState, now_iso, open_state
-
-ACTIVE = ("running", "stalled")
 
 
 def orchestrator_alive(run: RunRecord) -> bool:
     """The orchestrator process recorded for the run is still that process (not a reused PID)."""
-    if not run.pid or run.status != "running":
+    if not run.pid or run.status != RunStatus.RUNNING:
         return False
     try:
         p = psutil.Process(run.pid)
@@ -53,7 +53,7 @@ class StopReport:
     run_id: str
     by_orchestrator: bool  # the driving orchestrator did it (it was alive)
     stopped: list[str] = field(default_factory=list)  # "phase: SIGTERM" ...
-    status: str = ""
+    status: str = ""  # the run's status, or a sentence around it for a run that had already finished
 
     def text(self) -> str:
         how = "the running orchestrator stopped" if self.by_orchestrator else "stopped"
@@ -65,12 +65,13 @@ def stop_run(run_dir: Path, grace: float = 10.0, wait: float | None = None) -> S
     with open_state(run_dir) as st:
         run = st.run()
         report = StopReport(run.id, False)
-        if run.status not in ("running", "interrupted") and not any(phase_process(p) for p in st.phases()):
+        if run.status not in RUN_ACTIVE and not any(phase_process(p) for p in st.phases()):
             # a finished run: its recorded outcome stands (stopping it must not turn `passed` into `stopped`)
             report.status = f"{run.status} (already finished; nothing to stop)"
             return report
         st.request_stop(grace)
-        st.add_event(Event("stop_requested", run.id, "`backfill stop` requested a stop"))
+        st.add_event(Event(EventKind.STOP_REQUESTED, run.id, "`backfill stop` requested a stop",
+                           reason=Reason.STOPPED_BY_OPERATOR))
         if orchestrator_alive(run):
             # the orchestrator polls the flag every second, stops its phase (TERM, grace, KILL) and records it
             deadline = time.monotonic() + (wait if wait is not None else grace + 15.0)
@@ -78,22 +79,25 @@ def stop_run(run_dir: Path, grace: float = 10.0, wait: float | None = None) -> S
                 time.sleep(0.1)
             if not orchestrator_alive(st.run()):
                 report.by_orchestrator = True
-                report.stopped = [f"{p.name}: {p.message}" for p in st.phases() if p.status == "stopped"]
+                report.stopped = [f"{p.name}: {p.message}" for p in st.phases() if p.status == PhaseStatus.STOPPED]
                 report.status = st.run().status
                 return report
         for rec in st.phases():
-            if rec.status not in ACTIVE and rec.status not in ("retrying", "preflight", "validating"):
+            if rec.status not in PHASE_ACTIVE:
                 continue
             handle = phase_process(rec)
             if handle is not None:
                 res = process.stop(handle, grace=grace)
                 report.stopped.append(f"{rec.name}: {res.signal_sent or 'already ended'}")
-            elif rec.status in ACTIVE:
+            elif rec.status in PHASE_PROCESS_STATES:
                 continue  # it ended on its own while nobody watched: `resume` judges it by its log and gate
-            st.update_phase(rec.name, status="stopped", ended_at=now_iso(), message="stopped by `backfill stop`")
-            st.add_event(Event("phase_stopped", run.id, f"phase {rec.name} stopped by `backfill stop`", phase=rec.name))
-        st.update_run(status="stopped", ended_at=now_iso(), exit_code=1, message="stopped by `backfill stop`")
-        report.status = "stopped"
+            st.update_phase(rec.name, status=PhaseStatus.STOPPED, ended_at=now_iso(),
+                            message="stopped by `backfill stop`", reason=Reason.STOPPED_BY_OPERATOR)
+            st.add_event(Event(EventKind.PHASE_STOPPED, run.id, f"phase {rec.name} stopped by `backfill stop`",
+                               phase=rec.name, reason=Reason.STOPPED_BY_OPERATOR))
+        st.update_run(status=RunStatus.STOPPED, ended_at=now_iso(), exit_code=1, message="stopped by `backfill stop`",
+                      reason=Reason.STOPPED_BY_OPERATOR)
+        report.status = RunStatus.STOPPED
         return report
 
 
@@ -126,18 +130,19 @@ def prepare_restart(run_dir: Path, phase: str, from_date: dt.date | None,
             if phase_process(d) is not None:
                 raise UsageError(f"phase {name} is still running as PID {d.pid}; stop it first: "
                                  f"backfill stop {run.id}")
-        st.update_phase(phase, status="pending", tries=0, pid=None, create_time=None, regate=0,
+        st.update_phase(phase, status=PhaseStatus.PENDING, tries=0, pid=None, create_time=None, regate=0,
                         restart_from=from_date.isoformat() if from_date else None, exit_code=None, exit_known=None,
-                        ended_at=None, message=f"restarted{f' from {from_date}' if from_date else ''}")
+                        ended_at=None, message=f"restarted{f' from {from_date}' if from_date else ''}", reason=None)
         for name in downstream:
             d = st.phase(name)
-            if d.status in ("passed", "warned"):
-                st.update_phase(name, status="pending", regate=1, message="re-gate after upstream restart")
-            elif d.status != "pending":
-                st.update_phase(name, status="pending", regate=0, tries=0, pid=None, create_time=None,
-                                message="run again after upstream restart")
-        st.update_run(status="running", ended_at=None, exit_code=None, stop_requested=0)
-        st.add_event(Event("phase_restarted", run.id, f"phase {phase} restarted"
+            if d.status in PHASE_SUCCEEDED:
+                st.update_phase(name, status=PhaseStatus.PENDING, regate=1, message="re-gate after upstream restart",
+                                reason=None)
+            elif d.status != PhaseStatus.PENDING:
+                st.update_phase(name, status=PhaseStatus.PENDING, regate=0, tries=0, pid=None, create_time=None,
+                                message="run again after upstream restart", reason=None)
+        st.update_run(status=RunStatus.RUNNING, ended_at=None, exit_code=None, stop_requested=0, reason=None)
+        st.add_event(Event(EventKind.PHASE_RESTARTED, run.id, f"phase {phase} restarted"
                            f"{f' from {from_date}' if from_date else ''}; re-gated: {', '.join(downstream) or 'none'}",
                            phase=phase))
         return downstream

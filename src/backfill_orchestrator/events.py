@@ -9,32 +9,35 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from .runmodel import EventKind, Reason
+
 RUNBOOK = "docs/runbook.md"
 # failure -> anchor in docs/runbook.md (one entry each)
-ANCHORS = {
-    "gate_failed": "gate-failed",
-    "stalled": "stalled",
-    "timed_out": "timed-out",
-    "phase_crashed": "phase-crashed",
-    "lock_held": "lock-held",
-    "adopt_refused": "adopt-refused",
-    "warehouse_unreachable": "warehouse-unreachable",
-    "state_unreadable": "state-unreadable",
-    "preflight_failed": "gate-failed",
-    "notify_failed": "notify-failed",
+ANCHORS: dict[Reason, str] = {
+    Reason.GATE_FAILED: "gate-failed",
+    Reason.STALLED: "stalled",
+    Reason.TIMED_OUT: "timed-out",
+    Reason.PHASE_CRASHED: "phase-crashed",
+    Reason.PERMANENT_ERROR: "permanent-error",
+    Reason.COMMAND_REFUSED: "phase-crashed",
+    Reason.CANNOT_START: "phase-crashed",
+    Reason.LOCK_HELD: "lock-held",
+    Reason.ADOPT_REFUSED: "adopt-refused",
+    Reason.WAREHOUSE_UNREACHABLE: "warehouse-unreachable",
+    Reason.STATE_UNREADABLE: "state-unreadable",
+    Reason.PREFLIGHT_FAILED: "gate-failed",
+    Reason.NOTIFY_FAILED: "notify-failed",
 }
 
 
-def runbook_ref(failure: str) -> str:
+def runbook_ref(failure: Reason | str) -> str:
     """`see docs/runbook.md#gate-failed` — appended to every failure message."""
     return f"see {RUNBOOK}#{ANCHORS[failure]}"
 
 
 @dataclass
 class Event:
-    kind: str  # run_started, phase_started, phase_passed, phase_warned, phase_failed, stalled, retrying,
-    #            run_finished, heartbeat (the notifiable ones, config.EVENTS) and internal ones
-    #            (phase_exited, gate_result, adopted, lock_taken_over, progress, ...)
+    kind: EventKind  # runmodel.NOTIFIABLE ones may be sent to notification targets
     run_id: str
     message: str  # one line, human; failures end with runbook_ref(...)
     phase: str | None = None
@@ -43,5 +46,6 @@ class Event:
     gate: list[str] = field(default_factory=list)  # failed/warned checks, each "check: observed vs threshold — evidence"
     log_path: str | None = None
     next_command: str | None = None  # the command a person should run next
-    runbook: str | None = None  # anchor key of ANCHORS when this is a failure
+    runbook: Reason | None = None  # anchor key of ANCHORS when this is a failure
+    reason: Reason | None = None  # why, for machines: what decisions and reports read (never the message)
     data: dict[str, Any] = field(default_factory=dict)  # extra machine-readable fields (status, exit code, ...)

@@ -26,6 +26,7 @@ import psutil
 from .clock import iso_utc
 from .errors import UsageError
 from .events import runbook_ref
+from .runmodel import Reason
 
 
 class LockHeld(UsageError):
@@ -71,10 +72,6 @@ def lock_path(logs_dir: str | Path, pipeline: str, label: str) -> Path:
     return Path(logs_dir) / "locks" / f"{safe}-{digest}.lock"
 
 
-def read_holder(logs_dir: str | Path, pipeline: str, label: str) -> LockInfo | None:
-    return _read(lock_path(logs_dir, pipeline, label))
-
-
 def acquire(logs_dir: str | Path, pipeline: str, label: str, run_id: str) -> Lock:
     path = lock_path(logs_dir, pipeline, label)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -87,7 +84,7 @@ def acquire(logs_dir: str | Path, pipeline: str, label: str, run_id: str) -> Loc
             holder = _read(path)
             who = holder.describe() if holder else "another process (lock file being written)"
             raise LockHeld(f"pipeline {pipeline!r} on {label} is already being run by {who}; lock file {path}; "
-                           f"{runbook_ref('lock_held')}") from None
+                           f"{runbook_ref(Reason.LOCK_HELD)}") from None
         # release() unlinks the file: if the holder did so between our open and our flock, we locked a file
         # nobody else will ever open again - and a third run would lock the new one. Only the file at `path` counts.
         try:

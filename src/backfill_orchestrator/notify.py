@@ -16,17 +16,18 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 from .clock import hm_duration, iso_utc, utcnow
-from .config import EVENTS, Notification
+from .config import Notification
 from .events import ANCHORS, RUNBOOK, Event
 from .redact import redact_text, redact_url
+from .runmodel import NOTIFIABLE, PHASE_ACTIVE, PHASE_SUCCEEDED, EventKind, PhaseStatus, Reason, RunStatus
 
-_FAILURE_KINDS = {"phase_failed", "stalled"}
-_WARNING_KINDS = {"phase_warned", "retrying"}
-_SUCCESS_KINDS = {"phase_passed"}
+_FAILURE_KINDS = {EventKind.PHASE_FAILED, EventKind.STALLED}
+_WARNING_KINDS = {EventKind.PHASE_WARNED, EventKind.RETRYING}
+_SUCCESS_KINDS = {EventKind.PHASE_PASSED}
 _STOP = object()
 
 
@@ -77,12 +78,13 @@ def format_message(event: Event) -> Message:
 
 
 def _level(event: Event) -> str:
+    finished = event.kind == EventKind.RUN_FINISHED
     status = str(event.data.get("status", ""))
-    if event.kind in _FAILURE_KINDS or event.runbook or (event.kind == "run_finished" and status == "failed"):
+    if event.kind in _FAILURE_KINDS or event.runbook or (finished and status == RunStatus.FAILED):
         return "failure"
-    if event.kind in _WARNING_KINDS or (event.kind == "run_finished" and status == "warned"):
+    if event.kind in _WARNING_KINDS or (finished and status == RunStatus.WARNED):
         return "warning"
-    if event.kind in _SUCCESS_KINDS or (event.kind == "run_finished" and status in ("passed", "ok", "succeeded")):
+    if event.kind in _SUCCESS_KINDS or (finished and status == RunStatus.PASSED):
         return "success"
     return "info"
 
@@ -111,14 +113,14 @@ def heartbeat_event(run_id: str, started_at: dt.datetime, phases: Sequence[tuple
     run is alive and how far it is."""
     now = now or utcnow()
     elapsed = hm_duration(max(0.0, (now - started_at).total_seconds()))
-    running = [p for p in phases if p[1] in ("running", "validating", "preflight", "retrying", "stalled")]
+    running = [p for p in phases if p[1] in PHASE_ACTIVE]
     current = running[0] if running else None
-    done = sum(1 for p in phases if p[1] in ("passed", "warned", "skipped"))
+    done = sum(1 for p in phases if p[1] in PHASE_SUCCEEDED or p[1] == PhaseStatus.SKIPPED)
     head = f"run {run_id} alive for {elapsed}: {done}/{len(phases)} phases done"
     if current:
         head += f"; {current[0]} {current[1]}" + (f" — {current[2]}" if current[2] else "")
     digest = [f"{name}: {state}" + (f" ({prog})" if prog else "") for name, state, prog in phases]
-    return Event(kind="heartbeat", run_id=run_id, message=head, phase=current[0] if current else None, at=now,
+    return Event(kind=EventKind.HEARTBEAT, run_id=run_id, message=head, phase=current[0] if current else None, at=now,
                  progress=current[2] if current else None, log_path=log_path,
                  next_command=next_command or f"backfill status {run_id}",
                  data={"phases": digest, "elapsed_seconds": (now - started_at).total_seconds()})
@@ -172,7 +174,7 @@ class Notifier:
 
     def notify(self, event: Event) -> None:
         """Queue the event for every target that wants its kind; returns at once."""
-        if event.kind not in EVENTS:
+        if event.kind not in NOTIFIABLE:
             return
         wanted = [n for n in self._targets if event.kind in n.events]
         if not wanted:
@@ -242,7 +244,7 @@ class Notifier:
 
 
 def _runbook() -> str:
-    return f"see {RUNBOOK}#{ANCHORS['notify_failed']}"
+    return f"see {RUNBOOK}#{ANCHORS[Reason.NOTIFY_FAILED]}"
 
 
 def _attempt(url: str, message: Message, budget: float) -> tuple[bool, str]:
@@ -309,23 +311,3 @@ def _install_apprise_filter(secrets: Sequence[str]) -> None:
                 break
         else:
             alog.addFilter(_RedactApprise(secrets))
-
-
-@dataclass
-class NotifySummary:
-    """What the notifier did, for the run report: sent / failed per target."""
-
-    sent: int = 0
-    failed: int = 0
-    failures: list[str] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, results: Sequence[SendResult]) -> "NotifySummary":
-        s = cls()
-        for r in results:
-            if r.ok:
-                s.sent += 1
-            else:
-                s.failed += 1
-                s.failures.append(f"{r.target} {r.kind}: {r.error}")
-        return s

@@ -10,56 +10,54 @@ written to state.sqlite before it is acted on (state.py), so `resume` after any 
 from the last transition: a phase still running is re-adopted only when its PID, create time and command line
 all match, a phase that ended unwatched is judged by its log and its gate, and no phase ever runs twice at once.
 
-Signals: SIGTERM/SIGINT record state and exit (phases keep running unless `stop_phases_on_exit`); SIGHUP is
-ignored, so closing the terminal of a `nohup`-less run does not end it. The per-phase state machine is in
-phase_runner.py; the rules it applies are in decisions.py.
+Signals: SIGTERM/SIGINT record state and exit (phases keep running unless `stop_phases_on_exit`); the handlers
+are installed for the run only and the previous ones restored when it returns (the CLI ignores SIGHUP, so
+closing the terminal of a `nohup`-less run does not end it). A resumed run works in the directory the run was
+started from and gives the caller's working directory back when it returns.
+
+The per-phase state machine is in phase_runner.py (handed a RunContext, not this object); the rules it applies
+are in decisions.py; argv and paths in commands.py; the gates in gates.py.
 """
 from __future__ import annotations
 
-import datetime as dt
+import contextlib
 import os
-import re
 import secrets
+import shlex
 import signal
 import socket
-import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import psutil
 
 from . import lock as runlock
-from .config import Gate, Phase, PipelineConfig, load_config, load_gate_suites
-from .decisions import GateDecision, decide_gates, error_gate, merge
-from .errors import EXIT_FAILED, EXIT_OK, EXIT_WARNED, BackfillError, ColumnNotFound, TableNotFound, UsageError
-from .notify import Heartbeat, Notifier, heartbeat_event
-from .reporting.report import write_reports
+from .commands import (AdoptSpec, checkpoint_path, dates_file_path, fill_command, parse_adopt, phase_dates,
+                       verify_adopt, warehouse_arg)
+from .config import PipelineConfig, load_config, load_gate_suites
+from .control import orchestrator_alive
+from .errors import EXIT_FAILED, EXIT_OK, EXIT_WARNED, BackfillError, UsageError
 from .events import Event, runbook_ref
+from .gates import GateRunner
+from .notify import Heartbeat, Notifier
+from .phase_runner import PhaseRunner
+from .process import ProcessHandle
 from .render import stdout_is_tty
-from .redact import config_secrets
+from .redact import config_secrets, redact_text
+from .reporting.report import write_reports
+from .runcontext import RunContext
 from .runlog import Console, RunLog
-from .state import RunState, now_iso, open_state, update_latest_link
-from .warehouse.url import format_warehouse_url
+from .runmodel import (BLOCKING_SKIPS, NOTIFIABLE, PHASE_PROCESS_STATES, RUN_SUCCEEDED, EventKind, PhaseStatus,
+                       Reason, RunStatus)
+from .state import PhaseRecord, RunState, now_iso, open_state, update_latest_link
 
-NOTIFIABLE = ("run_started", "phase_started", "phase_passed", "phase_warned", "phase_failed", "stalled", "retrying",
-              "run_finished", "heartbeat")
+if TYPE_CHECKING:
+    from .validation import Suite
 
-
-@dataclass(frozen=True)
-class AdoptSpec:
-    phase: str
-    pid: int
-    log: Path | None = None
-
-
-def parse_adopt(text: str) -> AdoptSpec:
-    """`PHASE=PID[:LOGFILE]` -> AdoptSpec; UsageError naming the argument otherwise."""
-    m = re.fullmatch(r"([^=\s]+)=(\d+)(?::(.+))?", text)
-    if not m:
-        raise UsageError(f"--adopt {text!r}: expected PHASE=PID or PHASE=PID:LOGFILE")
-    return AdoptSpec(m.group(1), int(m.group(2)), Path(m.group(3)) if m.group(3) else None)
+# the phases `backfill stop` catches between two steps (no process of theirs runs): recorded `stopped`
+_BETWEEN_STEPS = frozenset({PhaseStatus.PREFLIGHT, PhaseStatus.RETRYING, PhaseStatus.VALIDATING})
 
 
 @dataclass(frozen=True)
@@ -76,7 +74,7 @@ class RunOptions:
 class RunResult:
     run_id: str
     run_dir: Path
-    status: str  # passed | warned | failed | stopped | interrupted
+    status: RunStatus
     exit_code: int
     message: str
 
@@ -85,58 +83,39 @@ def new_run_id() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(2)
 
 
-def warehouse_arg(config: PipelineConfig) -> str:
-    """The {warehouse} placeholder: the warehouse URL the jobs parse back (dataset mappings included)."""
-    return format_warehouse_url(config.warehouse)
-
-
-def phase_dates(config: PipelineConfig, phase: Phase, calendar: Any, since: dt.date | None = None) -> list[dt.date]:
-    dates = phase.dates.resolve(calendar)
-    return [d for d in dates if since is None or d >= since]
-
-
-def fill_command(config: PipelineConfig, phase: Phase, run_dir: Path, dates: list[dt.date], dates_file: Path,
-                 checkpoint: Path) -> list[str]:
-    values = {
-        "python": sys.executable, "start": str(dates[0]) if dates else "", "end": str(dates[-1]) if dates else "",
-        "dates_file": str(dates_file), "dates": ",".join(str(d) for d in dates), "checkpoint": str(checkpoint),
-        "workers": str(phase.workers), "warehouse": warehouse_arg(config), "run_dir": str(run_dir),
-        "phase": phase.name,
-    }
-    return [re.sub(r"\{([a-z_]+)\}", lambda m: values.get(m.group(1), m.group(0)), arg) for arg in phase.command]
-
-
-def checkpoint_path(config: PipelineConfig, phase: Phase, run_dir: Path) -> Path:
-    if phase.checkpoint:
-        return Path(phase.checkpoint.replace("{run_dir}", str(run_dir)).replace("{phase}", phase.name))
-    return (config.logs_dir / "checkpoints" / config.pipeline / f"{phase.name}.json").resolve()
-
-
-def phase_log_path(phase: Phase, run_dir: Path) -> Path:
-    if phase.log:
-        return Path(phase.log.replace("{run_dir}", str(run_dir)).replace("{phase}", phase.name))
-    return run_dir / f"{phase.name}.log"
+@contextlib.contextmanager
+def working_dir(path: str | Path | None) -> Iterator[None]:
+    """Work in `path` (the config's relative paths are relative to where the run was started), then go back."""
+    before = Path.cwd()
+    if path and Path(path).is_dir() and Path(path).resolve() != before.resolve():
+        os.chdir(path)
+    try:
+        yield
+    finally:
+        if Path.cwd() != before:
+            os.chdir(before)
 
 
 class Orchestrator:
     """One run of one pipeline. Create with `new_run` (then `run()`) or `for_resume` (then `resume()`)."""
 
     def __init__(self, config: PipelineConfig, run_dir: Path, options: RunOptions = RunOptions(),
-                 run_id: str | None = None):
+                 run_id: str | None = None, cwd: str | None = None):
         self.config = config
         self.run_dir = Path(run_dir).resolve()
         self.run_id = run_id or self.run_dir.name
         self.options = options
+        self.cwd = cwd  # where a resumed run works (the directory it was started from)
         self.st: RunState | None = None
+        self.ctx: RunContext | None = None
         self.log: RunLog | None = None
         self.console: Console | None = None
-        self.notifier: Any = None
+        self.notifier: Notifier | None = None
         self.lock: runlock.Lock | None = None
-        self.interrupt: str | None = None  # set by SIGTERM/SIGINT: record and leave
         self.calendar = config.calendar()
-        self.suites: dict[str, Any] = {}
-        self.runners: dict[str, Any] = {}  # phase name -> PhaseRunner (holds the live process handle)
-        self.heartbeat = Heartbeat(config.heartbeat_every)
+        self.suites: dict[str, Suite] = {}
+        self.runners: dict[str, PhaseRunner] = {}  # phase name -> its runner (holds the live process handle)
+        self._saved_signals: dict[signal.Signals, Any] = {}  # the caller's handlers, given back by _close
 
     # --- construction -------------------------------------------------------------------------------------
     @classmethod
@@ -146,17 +125,17 @@ class Orchestrator:
 
     @classmethod
     def for_resume(cls, run_dir: Path, options: RunOptions = RunOptions()) -> Orchestrator:
+        run_dir = Path(run_dir).resolve()
         with open_state(run_dir) as st:
             run = st.run()
         cwd = run.options.get("cwd")
-        if cwd and Path(cwd).is_dir() and Path(cwd).resolve() != Path.cwd().resolve():
-            os.chdir(cwd)  # the config's relative paths are relative to where the run was started
-        if not Path(run.config_path).is_file():
-            raise UsageError(f"run {run.id}: its config {run.config_path} no longer exists")
-        config = load_config(run.config_path)
+        with working_dir(cwd):
+            if not Path(run.config_path).is_file():
+                raise UsageError(f"run {run.id}: its config {run.config_path} no longer exists")
+            config = load_config(run.config_path)
         opts = replace(options, stop_phases_on_exit=options.stop_phases_on_exit
                        or bool(run.options.get("stop_phases_on_exit")), only=run.options.get("only"))
-        return cls(config, Path(run_dir), opts, run.id)
+        return cls(config, run_dir, opts, run.id, cwd)
 
     # --- checks done before anything is written ---------------------------------------------------------
     def _check_inputs(self) -> None:
@@ -166,10 +145,7 @@ class Orchestrator:
         for a in self.options.adopt:
             if a.phase not in names:
                 self.config.phase(a.phase)
-        self.suites = self._load_suites()
-
-    def _load_suites(self) -> dict[str, Any]:
-        return load_gate_suites(self.config)
+        self.suites = load_gate_suites(self.config)
 
     def check(self) -> None:
         """Refuse a bad --only / --adopt (one line) before the CLI prints or writes anything; `run` checks again
@@ -177,18 +153,20 @@ class Orchestrator:
         self._check_inputs()
         self.verify_adoptions()
 
-    def verify_adoptions(self) -> dict[str, tuple[Any, Path]]:
-        from .phase_runner import verify_adopt
-
-        return {a.phase: verify_adopt(self, a) for a in self.options.adopt}
+    def verify_adoptions(self) -> dict[str, tuple[ProcessHandle, Path]]:
+        return {a.phase: verify_adopt(self.config, a) for a in self.options.adopt}
 
     # --- entry points ---------------------------------------------------------------------------------------
-    def run(self) -> RunResult:
+    def run(self, on_locked: Callable[[], object] | None = None) -> RunResult:
+        """Start the run. `on_locked` (e.g. the CLI printing the plan) runs once the lock is held and before
+        anything is written, so that a run refused by the lock prints nothing but the refusal."""
         self._check_inputs()
         adopted = self.verify_adoptions()
         self.lock = runlock.acquire(self.config.logs_dir, self.config.pipeline, self.config.warehouse_label(),
                                     self.run_id)
         try:
+            if on_locked is not None:
+                on_locked()
             self.st = RunState.create(self.run_dir, self.run_id, self.config.pipeline,
                                       str(Path(self.config.path).resolve()), self.config.warehouse_label(),
                                       [p.name for p in self.config.phases],
@@ -199,19 +177,16 @@ class Orchestrator:
             self._open_outputs()
             self._record_driver()
             self._lock_warning()
-            self.event("run_started", f"run {self.run_id} started: pipeline {self.config.pipeline}, "
+            self.event(EventKind.RUN_STARTED, f"run {self.run_id} started: pipeline {self.config.pipeline}, "
                        f"{len(self.config.phases)} phases, warehouse {self.config.warehouse_label()}",
                        data={"run_dir": str(self.run_dir)})
             if self.options.only:
                 for p in self.config.phases:
                     if p.name != self.options.only:
-                        self.st.update_phase(p.name, status="skipped",
+                        self.st.update_phase(p.name, status=PhaseStatus.SKIPPED, reason=Reason.NOT_SELECTED,
                                              message=f"not selected (--only {self.options.only})")
-            from .phase_runner import PhaseRunner
-
             for name, (handle, log_path) in adopted.items():
-                self.runners[name] = PhaseRunner(self, self.config.phase(name))
-                self.runners[name].record_adoption(handle, log_path)
+                self._runner(name).record_adoption(handle, log_path)
             return self._drive_safely()
         finally:
             self._close()
@@ -219,15 +194,17 @@ class Orchestrator:
     def resume(self, before: Callable[[], object] | None = None) -> RunResult:
         """Continue the run. `before` (e.g. `restart`'s state reset) runs once the lock is held, so that a refused
         resume (lock held by another run) changes nothing."""
-        self.suites = self._load_suites()
+        with working_dir(self.cwd):
+            return self._resume(before)
+
+    def _resume(self, before: Callable[[], object] | None) -> RunResult:
+        self.suites = load_gate_suites(self.config)
         self.st = open_state(self.run_dir)
         try:
             run = self.st.run()
-            from .control import orchestrator_alive
-
             if orchestrator_alive(run):
                 raise UsageError(f"run {run.id} is still being driven by PID {run.pid} on {run.host}; "
-                                 f"{runbook_ref('lock_held')}")
+                                 f"{runbook_ref(Reason.LOCK_HELD)}")
             recorded = [p.name for p in self.st.phases()]
             configured = [p.name for p in self.config.phases]
             if sorted(recorded) != sorted(configured):
@@ -246,166 +223,131 @@ class Orchestrator:
             self._open_outputs()
             self._record_driver()
             self._lock_warning()
-            self.st.update_run(status="running", ended_at=None, exit_code=None, stop_requested=0)
-            self.event("resumed", f"run {self.run_id} resumed by PID {os.getpid()} "
+            self.st.update_run(status=RunStatus.RUNNING, ended_at=None, exit_code=None, stop_requested=0,
+                               reason=None)
+            self.event(EventKind.RESUMED, f"run {self.run_id} resumed by PID {os.getpid()} "
                        f"(phases: {', '.join(f'{p.name}={p.status}' for p in self.st.phases())})")
             return self._drive_safely()
         finally:
             self._close()
 
     # --- the loop -----------------------------------------------------------------------------------------------
+    def _runner(self, name: str) -> PhaseRunner:
+        if name not in self.runners:
+            assert self.ctx is not None  # built by _open_outputs, before any phase is driven
+            self.runners[name] = PhaseRunner(self.ctx, self.config.phase(name), GateRunner(self.ctx, self.suites))
+        return self.runners[name]
+
     def _drive_safely(self) -> RunResult:
         """_drive, but an error never leaves the run recorded as `running` with nobody driving it: it ends
         `failed` (phases still running stay recorded, so `backfill resume` re-adopts them)."""
         try:
             return self._drive()
         except Exception as e:
-            running = [p.name for p in self._phases_or_empty() if p.status in ("running", "stalled")]
+            running = [p.name for p in self._phases_or_empty() if p.status in PHASE_PROCESS_STATES]
             what = str(e) if isinstance(e, BackfillError) else f"{type(e).__name__}: {e}"
             msg = (f"orchestrator error: {what}" + (f"; still running: {', '.join(running)}" if running else "")
                    + f"; continue with: backfill resume {self.run_id}")
             try:
-                result = self._end("failed", EXIT_FAILED, msg)
+                result = self._end(RunStatus.FAILED, EXIT_FAILED, msg, Reason.ORCHESTRATOR_ERROR)
             except Exception:
                 raise e from None  # the state itself is failing: nothing more can be recorded
             if isinstance(e, BackfillError):
                 return result
             raise
 
-    def _phases_or_empty(self) -> list:
+    def _phases_or_empty(self) -> list[PhaseRecord]:
         try:
-            return self.st.phases()
-        except Exception:
+            return self.st.phases() if self.st is not None else []
+        except Exception:  # the state is what failed: the message then names no phase
             return []
 
     def _drive(self) -> RunResult:
-        from .phase_runner import PhaseRunner
-
         self._signals()
-        blocked: dict[str, str] = {}
-        stop_rest: str | None = None
+        blocked: dict[str, PhaseStatus] = {}
+        stop_rest: str | None = None  # set once a phase warned and has on_warn: stop
         for phase in self.config.phases:
             rec = self.st.phase(phase.name)
             if rec.terminal:
-                if rec.status in ("failed", "stopped") or (rec.status == "skipped" and (rec.message or "")
-                                                            .startswith("not started")):
+                if rec.status in (PhaseStatus.FAILED, PhaseStatus.STOPPED) or rec.reason in BLOCKING_SKIPS:
                     blocked[phase.name] = rec.status
-                if rec.status == "warned" and phase.on_warn == "stop":  # decided before a restart: still holds
-                    stop_rest = f"not started: {phase.name} warned and has on_warn: stop"
+                if rec.status == PhaseStatus.WARNED and phase.on_warn == "stop":  # decided before a restart: holds
+                    stop_rest = phase.name
                 continue
-            why = stop_rest or next((f"not started: {d} {blocked[d]}" for d in phase.depends_on if d in blocked), None)
+            if stop_rest:
+                why, reason = f"not started: {stop_rest} warned and has on_warn: stop", Reason.ON_WARN_STOP
+            else:
+                dep = next((d for d in phase.depends_on if d in blocked), None)
+                why, reason = (f"not started: {dep} {blocked[dep]}", Reason.NOT_STARTED) if dep else (None, None)
             if why and not self.options.only:
-                self.st.update_phase(phase.name, status="skipped", message=why)
-                self.event("phase_skipped", f"phase {phase.name} skipped: {why}", phase=phase.name)
-                blocked[phase.name] = "skipped"
+                self.st.update_phase(phase.name, status=PhaseStatus.SKIPPED, message=why, reason=reason)
+                self.event(EventKind.PHASE_SKIPPED, f"phase {phase.name} skipped: {why}", phase=phase.name,
+                           reason=reason)
+                blocked[phase.name] = PhaseStatus.SKIPPED
                 continue
-            runner = self.runners.setdefault(phase.name, PhaseRunner(self, phase))
-            status = runner.drive()
+            status = self._runner(phase.name).drive()
             if status is None or self.st.stop_requested():  # interrupted (signal) or `backfill stop`
                 return self._finish_interrupted()
-            if status in ("failed", "stopped"):
+            if status in (PhaseStatus.FAILED, PhaseStatus.STOPPED):
                 blocked[phase.name] = status
-            if status == "warned" and phase.on_warn == "stop":
-                stop_rest = f"not started: {phase.name} warned and has on_warn: stop"
+            if status == PhaseStatus.WARNED and phase.on_warn == "stop":
+                stop_rest = phase.name
         return self._finish()
 
     def _finish(self) -> RunResult:
         phases = self.st.phases()
-        statuses = [p.status for p in phases]
-        failed = [p for p in phases if p.status == "failed"]
-        warn_stop = any(p.status == "skipped" and "on_warn: stop" in (p.message or "") for p in phases)
+        failed = [p for p in phases if p.status == PhaseStatus.FAILED]
+        warn_stop = [p for p in phases if p.reason == Reason.ON_WARN_STOP]
         if failed or warn_stop:
-            status, code = "failed", EXIT_FAILED
-            first = failed[0] if failed else next(p for p in phases if "on_warn: stop" in (p.message or ""))
-            message = f"phase {first.name}: {first.message}"
-        elif "stopped" in statuses:
-            status, code, message = "stopped", EXIT_FAILED, "stopped by `backfill stop`"
-        elif "warned" in statuses:
-            status, code = "warned", EXIT_WARNED
-            message = "finished with warnings in " + ", ".join(p.name for p in phases if p.status == "warned")
-        else:
-            status, code, message = "passed", EXIT_OK, "every phase passed its gate"
-        return self._end(status, code, message)
+            first = (failed or warn_stop)[0]
+            return self._end(RunStatus.FAILED, EXIT_FAILED, f"phase {first.name}: {first.message}", first.reason)
+        if any(p.status == PhaseStatus.STOPPED for p in phases):
+            return self._end(RunStatus.STOPPED, EXIT_FAILED, "stopped by `backfill stop`", Reason.STOPPED_BY_OPERATOR)
+        warned = [p.name for p in phases if p.status == PhaseStatus.WARNED]
+        if warned:
+            return self._end(RunStatus.WARNED, EXIT_WARNED, "finished with warnings in " + ", ".join(warned))
+        return self._end(RunStatus.PASSED, EXIT_OK, "every phase passed its gate")
 
     def _finish_interrupted(self) -> RunResult:
         if self.st.stop_requested():
             for p in self.st.phases():
-                if p.status in ("preflight", "retrying", "validating"):
-                    self.st.update_phase(p.name, status="stopped", message="run stopped before this phase finished")
-            return self._end("stopped", EXIT_FAILED, "stopped by `backfill stop`")
-        running = [p.name for p in self.st.phases() if p.status in ("running", "stalled")]
-        msg = (f"orchestrator got {self.interrupt}; state recorded"
+                if p.status in _BETWEEN_STEPS:
+                    self.st.update_phase(p.name, status=PhaseStatus.STOPPED, reason=Reason.STOPPED_BY_OPERATOR,
+                                         message="run stopped before this phase finished")
+            return self._end(RunStatus.STOPPED, EXIT_FAILED, "stopped by `backfill stop`", Reason.STOPPED_BY_OPERATOR)
+        running = [p.name for p in self.st.phases() if p.status in PHASE_PROCESS_STATES]
+        msg = (f"orchestrator got {self.ctx.interrupt}; state recorded"
                + (f"; still running: {', '.join(running)}" if running else "")
                + f"; continue with: backfill resume {self.run_id}")
         if self.options.stop_phases_on_exit:
-            return self._end("stopped", EXIT_FAILED, msg.replace("still running", "stopped"))
-        return self._end("interrupted", EXIT_FAILED, msg)
+            return self._end(RunStatus.STOPPED, EXIT_FAILED, msg.replace("still running", "stopped"),
+                             Reason.INTERRUPTED)
+        return self._end(RunStatus.INTERRUPTED, EXIT_FAILED, msg, Reason.INTERRUPTED)
 
-    def _end(self, status: str, code: int, message: str) -> RunResult:
-        self.st.update_run(status=status, exit_code=code, ended_at=now_iso(), message=message)
-        self.event("run_finished", f"run {self.run_id} {status} (exit {code}): {message}",
+    def _end(self, status: RunStatus, code: int, message: str, reason: Reason | None = None) -> RunResult:
+        self.st.update_run(status=status, exit_code=code, ended_at=now_iso(), message=message, reason=reason)
+        self.event(EventKind.RUN_FINISHED, f"run {self.run_id} {status} (exit {code}): {message}", reason=reason,
                    data={"status": status, "exit_code": code, "run_dir": str(self.run_dir)},
-                   next_command=None if status in ("passed", "warned") else f"backfill status {self.run_id}")
+                   next_command=None if status in RUN_SUCCEEDED else f"backfill status {self.run_id}")
         self._write_reports()
-        return RunResult(self.run_id, self.run_dir, status, code, message)
-
-    # --- gates ------------------------------------------------------------------------------------------------
-    def run_gates(self, phase: Phase, kind: str, gates: tuple[Gate, ...], dates: list[dt.date],
-                  attempt: int | None) -> GateDecision:
-        if not gates or not dates:
-            return GateDecision("pass", [], [])
-        from .validation import run_suite
-        from .warehouse import open_warehouse
-
-        start, end = min(dates), max(dates)
-        decisions = []
-        try:
-            wh = open_warehouse(self.config.warehouse)
-        except Exception as e:  # the driver's own errors too (DuckDB file locked, network down): a gate ERROR
-            why = str(e) if isinstance(e, BackfillError) else f"{type(e).__name__}: {e}"
-            msg = f"warehouse unreachable: {why}; {runbook_ref('warehouse_unreachable')}"
-            for g in gates:
-                self.st.add_gate(phase.name, kind, g.suite, g.severity, attempt, "error", {"error": msg})
-            self.event("gate_result", f"phase {phase.name}: {kind} gates could not run: {msg}", phase=phase.name,
-                       runbook="warehouse_unreachable", data={"kind": kind, "status": "error"})
-            return merge([error_gate(g.suite, msg, g.severity) for g in gates])
-        try:
-            for g in gates:
-                suite = self.suites[g.suite]
-                if g.table:
-                    suite = replace(suite, table=g.table)
-                self.event("gate_started", f"phase {phase.name}: {kind} gate {g.suite} over {start}..{end}",
-                           phase=phase.name)
-                try:
-                    res = run_suite(wh, suite, start, end, calendar=self.calendar)
-                except Exception as e:  # a gate that cannot run is an ERROR of that gate, never a crash of the run
-                    msg = str(e) if isinstance(e, (TableNotFound, ColumnNotFound, UsageError)) else \
-                        f"warehouse error: {e if isinstance(e, BackfillError) else f'{type(e).__name__}: {e}'}; " \
-                        f"{runbook_ref('warehouse_unreachable')}"
-                    self.st.add_gate(phase.name, kind, g.suite, g.severity, attempt, "error", {"error": msg})
-                    decisions.append(error_gate(g.suite, msg, g.severity))
-                    continue
-                status = str(getattr(res.gate_status, "value", res.gate_status))
-                self.st.add_gate(phase.name, kind, g.suite, g.severity, attempt, status, res)
-                decisions.append(decide_gates([(g.severity, res)]))
-                self.event("gate_result", f"phase {phase.name}: {kind} gate {g.suite} {status.upper()}",
-                           phase=phase.name, gate=decisions[-1].lines, data={"kind": kind, "status": status})
-        finally:
-            wh.close()
-        return merge(decisions)
+        # the summary line goes to stdout (nohup.out): masked like every other line the run writes
+        return RunResult(self.run_id, self.run_dir, status, code, redact_text(message, config_secrets(self.config)))
 
     # --- events, log, notifications ------------------------------------------------------------------------------
-    def event(self, kind: str, message: str, phase: str | None = None, **kw: Any) -> Event:
+    def event(self, kind: EventKind, message: str, phase: str | None = None, **kw: Any) -> Event:
         return self.emit(Event(kind=kind, run_id=self.run_id, message=message, phase=phase, **kw))
 
     def emit(self, ev: Event) -> Event:
-        kind, message = ev.kind, ev.message
+        # masked once, here: the journal, orchestrator.log, notifications and reports all get the masked text
+        secrets = config_secrets(self.config)
+        ev = replace(ev, message=redact_text(ev.message, secrets), gate=[redact_text(g, secrets) for g in ev.gate],
+                     next_command=redact_text(ev.next_command, secrets) if ev.next_command else None)
         if self.st is not None:
             self.st.add_event(ev)  # journal first: the record survives whatever happens next
         if self.log is not None:
             extra = "".join(f"\n    {g}" for g in ev.gate)
-            self.log.line(f"{kind}: {message}{extra}")
-        if self.notifier is not None and kind in NOTIFIABLE:
+            self.log.line(f"{ev.kind}: {ev.message}{extra}")
+        if self.notifier is not None and ev.kind in NOTIFIABLE:
             try:
                 self.notifier.notify(ev)
             except Exception as e:  # a notifier bug must never stop the run
@@ -419,6 +361,9 @@ class Orchestrator:
         self.log = RunLog(self.run_dir / "orchestrator.log", self.console, config_secrets(self.config))
         if self.config.notifications:
             self.notifier = Notifier(self.config.notifications, self.log.logger(f"backfill.notify.{self.run_id}"))
+        self.ctx = RunContext(self.run_id, self.run_dir, self.config, self.calendar, self.st, self.emit,
+                              Heartbeat(self.config.heartbeat_every), self.options.stop_grace,
+                              self.options.stop_phases_on_exit, self.log, self.console)
 
     def _record_driver(self) -> None:
         me = psutil.Process()
@@ -427,8 +372,8 @@ class Orchestrator:
     def _lock_warning(self) -> None:
         if self.lock is not None and self.lock.stale_holder is not None:
             h = self.lock.stale_holder
-            self.event("lock_taken_over", f"warning: took over a stale lock ({self.lock.stale_reason}; it was held "
-                       f"by {h.describe()})", data={"lock": str(self.lock.path)})
+            self.event(EventKind.LOCK_TAKEN_OVER, f"warning: took over a stale lock ({self.lock.stale_reason}; it was "
+                       f"held by {h.describe()})", data={"lock": str(self.lock.path)})
 
     def _write_reports(self) -> None:
         try:
@@ -437,19 +382,13 @@ class Orchestrator:
         except Exception as e:  # the run's outcome stands even if its report cannot be drawn
             self.log.line(f"warning: report not written: {type(e).__name__}: {e}")
 
-    def send_heartbeat(self, phase: str, line: str) -> None:
-        """A digest of every phase, so that a long quiet night still says it is alive."""
-        phases = [(p.name, p.status, line if p.name == phase else None) for p in self.st.phases()]
-        started = dt.datetime.fromisoformat(self.st.run().started_at)
-        self.emit(heartbeat_event(self.run_id, started, phases, log_path=str(self.run_dir / "orchestrator.log")))
-
     def _signals(self) -> None:
         def on_signal(signum: int, frame: Any) -> None:
-            self.interrupt = signal.Signals(signum).name
+            self.ctx.interrupt = signal.Signals(signum).name
 
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._saved_signals.setdefault(sig, signal.getsignal(sig))
+            signal.signal(sig, on_signal)
 
     def _close(self) -> None:
         if self.notifier is not None:
@@ -468,8 +407,9 @@ class Orchestrator:
         finally:
             if self.lock is not None:
                 self.lock.release()
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.default_int_handler)
+            for sig, handler in self._saved_signals.items():  # the caller's handlers, as they were
+                signal.signal(sig, handler)
+            self._saved_signals.clear()
 
 
 # --- dry run ------------------------------------------------------------------------------------------------------
@@ -491,7 +431,6 @@ class DryRunPlan:
     phases: list[DryRunPhase] = field(default_factory=list)
 
     def text(self) -> str:
-        import shlex
         lines = [f"dry run: nothing is started or written (the run would use {self.run_dir})"]
         for i, p in enumerate(self.phases, 1):
             span = f"{p.first}..{p.last}" if p.first else "no dates"
@@ -507,16 +446,12 @@ class DryRunPlan:
 def dry_run(config: PipelineConfig, options: RunOptions) -> DryRunPlan:
     """What `run` would do, changing nothing: no run dir, no lock, no state, no process."""
     orch = Orchestrator.new_run(config, options)
-    orch._check_inputs()
+    orch.check()
     adopts = {a.phase: a for a in options.adopt}
-    for a in options.adopt:
-        from .phase_runner import verify_adopt
-        verify_adopt(orch, a)
-    calendar = config.calendar()
     out = []
     for p in config.phases:
-        dates = phase_dates(config, p, calendar)
-        dates_file = orch.run_dir / f"{p.name}.dates"
+        dates = phase_dates(p, orch.calendar)
+        dates_file = dates_file_path(p, orch.run_dir)
         argv = fill_command(config, p, orch.run_dir, dates, dates_file, checkpoint_path(config, p, orch.run_dir))
         if options.only and p.name != options.only:
             action = f"skip (not selected: --only {options.only})"
@@ -535,5 +470,6 @@ def dry_run(config: PipelineConfig, options: RunOptions) -> DryRunPlan:
     return DryRunPlan(str(orch.run_dir), out)
 
 
+# AdoptSpec, parse_adopt, fill_command, phase_dates and warehouse_arg live in commands.py; re-exported for callers
 __all__ = ["AdoptSpec", "DryRunPlan", "Orchestrator", "RunOptions", "RunResult", "dry_run", "fill_command",
-           "parse_adopt", "phase_dates", "warehouse_arg"]
+           "parse_adopt", "phase_dates", "warehouse_arg", "working_dir"]

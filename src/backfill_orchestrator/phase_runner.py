@@ -6,32 +6,36 @@ A process is only ever started from `_launch`, which writes `running` + the comm
 after; a resumed orchestrator finds the process again by PID + create time + command line (or, when it died
 between the two writes, by the BACKFILL_RUN_ID/BACKFILL_PHASE/BACKFILL_ATTEMPT variables in the process's
 environment), so a phase never runs twice at once.
+
+Watching an attempt (`_watch`) only observes and returns an AttemptResult; decisions.decide_transition says what
+comes next, and `_apply` does it.
 """
 from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Callable
 
 import psutil
 
 from . import process
 from .clock import iso_utc, parse_iso
+from .commands import checkpoint_path, dates_file_path, fill_command, phase_dates, phase_log_path
 from .config import Phase
 from .dates import format_ranges, parse_date, read_date_file, write_date_file
-from .decisions import backoff_seconds, judge_attempt, stall_threshold
-from .errors import EXIT_USAGE, BackfillError, UsageError
+from .decisions import AttemptResult, Step, Transition, backoff_seconds, decide_transition, judge_attempt, \
+    stall_threshold
+from .errors import BackfillError
 from .events import runbook_ref
+from .gates import GateRunner
 from .process import AdoptRefused, ProcessHandle
 from .progress import (AutoParser, FollowPosition, LineParser, LogFollower, Progress, follow, format_progress_line,
                        parser_for, read_into, utcnow)
-from .state import PhaseRecord, now_iso
-
-if TYPE_CHECKING:
-    from .orchestrator import AdoptSpec, Orchestrator
+from .runcontext import RunContext
+from .runmodel import PHASE_PROCESS_STATES, EventKind, PhaseStatus, Reason
+from .state import PhaseRecord, RunState, now_iso
 
 
 def date_status(parser: LineParser) -> dict[dt.date, str]:
@@ -39,38 +43,6 @@ def date_status(parser: LineParser) -> dict[dt.date, str]:
     p = parser.chosen if isinstance(parser, AutoParser) else parser
     raw = getattr(p, "dates", None) or {}
     return {d: v[0] for d, v in raw.items()}
-
-
-def verify_adopt(orch: Orchestrator, spec: AdoptSpec) -> tuple[ProcessHandle, Path]:
-    """Check an --adopt before anything is written: the PID runs, looks like the phase's command, has a log."""
-    phase = orch.config.phase(spec.phase)
-    where = f"--adopt {spec.phase}={spec.pid}"
-    if spec.pid == os.getpid():
-        raise UsageError(f"{where}: that is this orchestrator; {runbook_ref('adopt_refused')}")
-    try:
-        handle = process.adopt(spec.pid)
-    except AdoptRefused as e:
-        raise UsageError(f"{where}: {e}; {runbook_ref('adopt_refused')}") from None
-    # the words that name the program (a script, a module): option values like numbers say nothing
-    tokens = [os.path.basename(t) for t in phase.command[1:]
-              if "{" not in t and not t.startswith("-") and re.search(r"[A-Za-z]", t)]
-    joined = " ".join(handle.cmdline)
-    if tokens and not any(t in joined for t in tokens):
-        raise UsageError(f"{where}: PID {spec.pid} runs {joined!r}, which does not look like phase {phase.name}'s "
-                         f"command (none of {', '.join(tokens)}); {runbook_ref('adopt_refused')}")
-    log = spec.log
-    if log is None:
-        try:  # the job's stdout, when it was redirected to a file (`nohup job > file.log &`)
-            target = Path(os.readlink(f"/proc/{spec.pid}/fd/1"))
-            log = target if target.is_file() else None
-        except OSError:
-            log = None
-    if log is None:
-        raise UsageError(f"{where}: cannot tell where PID {spec.pid} writes its log; give it: "
-                         f"--adopt {spec.phase}={spec.pid}:LOGFILE; {runbook_ref('adopt_refused')}")
-    if not log.is_file():
-        raise UsageError(f"{where}: log file {log} not found; {runbook_ref('adopt_refused')}")
-    return handle, log.resolve()
 
 
 def find_by_marker(run_id: str, phase: str, attempt: int) -> ProcessHandle | None:
@@ -87,141 +59,148 @@ def find_by_marker(run_id: str, phase: str, attempt: int) -> ProcessHandle | Non
 
 
 class PhaseRunner:
-    def __init__(self, orch: Orchestrator, phase: Phase):
-        self.o = orch
+    def __init__(self, ctx: RunContext, phase: Phase, gates: GateRunner):
+        self.ctx = ctx
         self.phase = phase
         self.name = phase.name
+        self.gates = gates
         self.handle: ProcessHandle | None = None
 
     @property
-    def st(self):  # noqa: ANN201 - RunState
-        return self.o.st
+    def st(self) -> RunState:
+        return self.ctx.state
 
-    def drive(self) -> str | None:
+    def drive(self) -> PhaseStatus | None:
         """Advance until the phase is terminal (its status) or the run must pause (None: signal or stop)."""
-        steps = {"pending": self._pending, "preflight": self._preflight, "running": self._watch,
-                 "stalled": self._watch, "retrying": self._retrying, "validating": self._validate}
+        steps: dict[PhaseStatus, Callable[[PhaseRecord], None]] = {
+            PhaseStatus.PENDING: self._pending, PhaseStatus.PREFLIGHT: self._preflight,
+            PhaseStatus.RUNNING: self._watch, PhaseStatus.STALLED: self._watch,
+            PhaseStatus.RETRYING: self._retrying, PhaseStatus.VALIDATING: self._validate}
         while True:
             rec = self.st.phase(self.name)
             if rec.terminal:
                 return rec.status
             # a running phase handles a stop request itself (it stops its process); anything else just pauses
-            if self.o.interrupt or (self.st.stop_requested() and rec.status not in ("running", "stalled")):
+            if self.ctx.interrupt or (self.st.stop_requested() and rec.status not in PHASE_PROCESS_STATES):
                 return None
             steps[rec.status](rec)
 
+    def _restart_command(self) -> str:
+        return f"backfill restart {self.name} --run {self.ctx.run_id}"
+
+    def _fail(self, message: str, reason: Reason, event: str | None = None, **kw: object) -> None:
+        """Record the phase `failed` (with its reason), then say so: the event ends with the runbook anchor."""
+        self.st.update_phase(self.name, status=PhaseStatus.FAILED, message=message, reason=reason,
+                             ended_at=now_iso())
+        self.ctx.event(EventKind.PHASE_FAILED, f"{event or f'phase {self.name}: {message}'}; {runbook_ref(reason)}",
+                       phase=self.name, runbook=reason, reason=reason, next_command=self._restart_command(), **kw)
+
     # --- steps ------------------------------------------------------------------------------------------------
     def full_dates(self) -> list[dt.date]:
-        return self.phase.dates.resolve(self.o.calendar)
+        return phase_dates(self.phase, self.ctx.calendar)
+
+    def _dates_from(self, rec: PhaseRecord) -> list[dt.date]:
+        return phase_dates(self.phase, self.ctx.calendar, parse_date(rec.restart_from) if rec.restart_from else None)
 
     def _pending(self, rec: PhaseRecord) -> None:
-        since = parse_date(rec.restart_from) if rec.restart_from else None
-        dates = [d for d in self.full_dates() if since is None or d >= since]
+        dates = self._dates_from(rec)
         if not dates:
-            self.st.update_phase(self.name, status="skipped", message="no dates to run")
-            self.o.event("phase_skipped", f"phase {self.name} skipped: no dates to run", phase=self.name)
+            self.st.update_phase(self.name, status=PhaseStatus.SKIPPED, message="no dates to run",
+                                 reason=Reason.NO_DATES)
+            self.ctx.event(EventKind.PHASE_SKIPPED, f"phase {self.name} skipped: no dates to run", phase=self.name,
+                           reason=Reason.NO_DATES)
             return
         self.st.update_phase(self.name, total_dates=len(dates), started_at=rec.started_at or now_iso())
         if rec.regate:
-            self.st.update_phase(self.name, status="validating", message="re-gated after an upstream restart")
+            self.st.update_phase(self.name, status=PhaseStatus.VALIDATING,
+                                 message="re-gated after an upstream restart")
         elif self.phase.preflight:
-            self.st.update_phase(self.name, status="preflight")
+            self.st.update_phase(self.name, status=PhaseStatus.PREFLIGHT)
         else:
-            self._launch(dates, self.o.run_dir / f"{self.name}.dates", tries=1, attempt=rec.attempt + 1)
+            self._launch(dates, dates_file_path(self.phase, self.ctx.run_dir), tries=1, attempt=rec.attempt + 1)
 
     def _preflight(self, rec: PhaseRecord) -> None:
-        d = self.o.run_gates(self.phase, "preflight", self.phase.preflight, self.full_dates(), rec.attempt)
+        d = self.gates.run(self.phase, "preflight", self.phase.preflight, self.full_dates(), rec.attempt)
         if d.status == "fail":
             msg = f"pre-flight gate failed: {d.blocking[0] if d.blocking else d.lines[0]}"
-            self.st.update_phase(self.name, status="failed", message=msg, ended_at=now_iso())
-            self.o.event("phase_failed", f"phase {self.name} not started: {msg}; {runbook_ref('preflight_failed')}",
-                         phase=self.name, gate=d.lines, runbook="preflight_failed",
-                         next_command=f"backfill restart {self.name} --run {self.o.run_id}")
+            self._fail(msg, Reason.PREFLIGHT_FAILED, f"phase {self.name} not started: {msg}", gate=d.lines)
             return
-        since = parse_date(rec.restart_from) if rec.restart_from else None
-        dates = [x for x in self.full_dates() if since is None or x >= since]
-        self._launch(dates, self.o.run_dir / f"{self.name}.dates", tries=1, attempt=rec.attempt + 1)
+        self._launch(self._dates_from(rec), dates_file_path(self.phase, self.ctx.run_dir), tries=1,
+                     attempt=rec.attempt + 1)
 
     def _launch(self, dates: list[dt.date], dates_file: Path, tries: int, attempt: int) -> None:
-        from .orchestrator import checkpoint_path, fill_command, phase_log_path
-
+        ctx = self.ctx
         write_date_file(dates_file, dates)
-        log = phase_log_path(self.phase, self.o.run_dir).resolve()
+        log = phase_log_path(self.phase, ctx.run_dir).resolve()
         log.parent.mkdir(parents=True, exist_ok=True)
         st = log.stat() if log.exists() else None
-        argv = fill_command(self.o.config, self.phase, self.o.run_dir, dates, dates_file,
-                            checkpoint_path(self.o.config, self.phase, self.o.run_dir))
+        argv = fill_command(ctx.config, self.phase, ctx.run_dir, dates, dates_file,
+                            checkpoint_path(ctx.config, self.phase, ctx.run_dir))
         # the intent first: a crash after this line is found again by the environment marker
-        self.st.update_phase(self.name, status="running", attempt=attempt, tries=tries, pid=None, create_time=None,
-                             cmdline=argv, is_child=1, log_path=str(log), attempt_log_start=st.st_size if st else 0,
-                             log_offset=st.st_size if st else 0, log_inode=st.st_ino if st else None,
+        self.st.update_phase(self.name, status=PhaseStatus.RUNNING, attempt=attempt, tries=tries, pid=None,
+                             create_time=None, cmdline=argv, log_path=str(log),
+                             attempt_log_start=st.st_size if st else 0, log_inode=st.st_ino if st else None,
                              dates_file=str(dates_file), dates_count=len(dates), exit_code=None, exit_known=None,
-                             ended_at=None, retry_at=None, message=None)
-        env = {**self.phase.env, "BACKFILL_RUN_ID": self.o.run_id, "BACKFILL_PHASE": self.name,
+                             ended_at=None, retry_at=None, message=None, reason=None)
+        env = {**self.phase.env, "BACKFILL_RUN_ID": ctx.run_id, "BACKFILL_PHASE": self.name,
                "BACKFILL_ATTEMPT": str(attempt)}
         try:
             self.handle = process.launch(argv, log, env=env)
         except BackfillError as e:  # the program is missing or not executable: retrying will not change that
             self.handle = None
-            msg = f"attempt {attempt}: {e}"
-            self.st.update_phase(self.name, status="failed", message=msg, ended_at=now_iso())
-            self.o.event("phase_failed", f"phase {self.name}: {msg}; {runbook_ref('phase_crashed')}",
-                         phase=self.name, log_path=str(log), runbook="phase_crashed",
-                         next_command=f"backfill restart {self.name} --run {self.o.run_id}")
+            self._fail(f"attempt {attempt}: {e}", Reason.CANNOT_START, log_path=str(log))
             return
         if st is None:
             self.st.update_phase(self.name, log_inode=log.stat().st_ino)
         self.st.update_phase(self.name, pid=self.handle.pid, create_time=self.handle.create_time,
                              cmdline=self.handle.cmdline)
-        kind = "phase_started" if tries == 1 else "attempt_started"
-        self.o.event(kind, f"phase {self.name} attempt {attempt} started: PID {self.handle.pid}, {len(dates)} dates "
-                     f"({format_ranges(dates, limit=3)}), log {log}", phase=self.name, log_path=str(log),
-                     data={"pid": self.handle.pid, "attempt": attempt, "dates_file": str(dates_file)})
+        kind = EventKind.PHASE_STARTED if tries == 1 else EventKind.ATTEMPT_STARTED
+        ctx.event(kind, f"phase {self.name} attempt {attempt} started: PID {self.handle.pid}, {len(dates)} dates "
+                  f"({format_ranges(dates, limit=3)}), log {log}", phase=self.name, log_path=str(log),
+                  data={"pid": self.handle.pid, "attempt": attempt, "dates_file": str(dates_file)})
 
     def record_adoption(self, handle: ProcessHandle, log: Path) -> None:
         dates = self.full_dates()
-        dates_file = self.o.run_dir / f"{self.name}.dates"
+        dates_file = dates_file_path(self.phase, self.ctx.run_dir)
         write_date_file(dates_file, dates)
-        self.st.update_phase(self.name, status="running", attempt=1, tries=1, pid=handle.pid,
-                             create_time=handle.create_time, cmdline=handle.cmdline, is_child=0, log_path=str(log),
-                             attempt_log_start=0, log_offset=0, log_inode=log.stat().st_ino,
-                             dates_file=str(dates_file), dates_count=len(dates), total_dates=len(dates),
-                             started_at=now_iso())
+        self.st.update_phase(self.name, status=PhaseStatus.RUNNING, attempt=1, tries=1, pid=handle.pid,
+                             create_time=handle.create_time, cmdline=handle.cmdline, log_path=str(log),
+                             attempt_log_start=0, log_inode=log.stat().st_ino, dates_file=str(dates_file),
+                             dates_count=len(dates), total_dates=len(dates), started_at=now_iso())
         self.handle = handle
-        self.o.event("adopted", f"phase {self.name}: adopted PID {handle.pid} ({' '.join(handle.cmdline)}), "
-                     f"following {log}; its exit code is unknowable, so completion is judged by the log's "
-                     "completion marker and the gate", phase=self.name, log_path=str(log),
-                     data={"pid": handle.pid, "create_time": handle.create_time})
+        self.ctx.event(EventKind.ADOPTED, f"phase {self.name}: adopted PID {handle.pid} ({' '.join(handle.cmdline)}), "
+                       f"following {log}; its exit code is unknowable, so completion is judged by the log's "
+                       "completion marker and the gate", phase=self.name, log_path=str(log),
+                       data={"pid": handle.pid, "create_time": handle.create_time})
 
     def _reattach(self, rec: PhaseRecord) -> ProcessHandle | None:
+        ctx = self.ctx
         if rec.pid is None:
-            found = find_by_marker(self.o.run_id, self.name, rec.attempt)
+            found = find_by_marker(ctx.run_id, self.name, rec.attempt)
             if found is not None:
-                self.st.update_phase(self.name, pid=found.pid, create_time=found.create_time, cmdline=found.cmdline,
-                                     is_child=0)
-                self.o.event("readopted", f"phase {self.name}: found its unrecorded process PID {found.pid}",
-                             phase=self.name)
+                self.st.update_phase(self.name, pid=found.pid, create_time=found.create_time, cmdline=found.cmdline)
+                ctx.event(EventKind.READOPTED, f"phase {self.name}: found its unrecorded process PID {found.pid}",
+                          phase=self.name)
                 return found
             log = Path(rec.log_path) if rec.log_path else None
             if log is not None and log.is_file() and log.stat().st_size > (rec.attempt_log_start or 0):
                 # it did start (its output is there) and has ended since: judge it, never start it a second time
-                self.o.event("ended_unwatched", f"phase {self.name}: attempt {rec.attempt} ran (its log grew) but its "
-                             "PID was not recorded and it is not running any more; judging it by its log and the "
-                             "gate", phase=self.name)
+                ctx.event(EventKind.ENDED_UNWATCHED, f"phase {self.name}: attempt {rec.attempt} ran (its log grew) "
+                          "but its PID was not recorded and it is not running any more; judging it by its log and "
+                          "the gate", phase=self.name)
                 return None
-            self.o.event("relaunch", f"phase {self.name}: attempt {rec.attempt} was never started; starting it",
-                         phase=self.name)
+            ctx.event(EventKind.RELAUNCH, f"phase {self.name}: attempt {rec.attempt} was never started; starting it",
+                      phase=self.name)
             self._launch(read_date_file(rec.dates_file), Path(rec.dates_file), rec.tries, rec.attempt)
             return self.handle
         try:
             h = process.adopt(rec.pid, expect_cmdline=rec.cmdline, expect_create_time=rec.create_time)
         except AdoptRefused as e:
-            self.o.event("ended_unwatched", f"phase {self.name}: PID {rec.pid} is not running any more ({e}); "
-                         "judging the attempt by its log and the gate", phase=self.name)
+            ctx.event(EventKind.ENDED_UNWATCHED, f"phase {self.name}: PID {rec.pid} is not running any more ({e}); "
+                      "judging the attempt by its log and the gate", phase=self.name)
             return None
-        self.st.update_phase(self.name, is_child=0)
-        self.o.event("readopted", f"phase {self.name}: re-adopted PID {h.pid} (PID, create time and command line "
-                     "match)", phase=self.name, data={"pid": h.pid})
+        ctx.event(EventKind.READOPTED, f"phase {self.name}: re-adopted PID {h.pid} (PID, create time and command "
+                  "line match)", phase=self.name, data={"pid": h.pid})
         return h
 
     def _watch(self, rec: PhaseRecord) -> None:
@@ -230,10 +209,17 @@ class PhaseRunner:
             rec = self.st.phase(self.name)
             if rec.terminal:  # a relaunch that could not start
                 return
+        attempt = self._follow(rec)
+        self._apply(rec, attempt, decide_transition(attempt, rec.tries, self.phase.retries,
+                                                    self.ctx.stop_phases_on_exit))
+
+    def _follow(self, rec: PhaseRecord) -> AttemptResult:
+        """Follow the attempt's log until its process ends, is stopped for a stall / timeout, or the run leaves."""
+        ctx = self.ctx
         dates = read_date_file(rec.dates_file) if rec.dates_file else self.full_dates()
         follower = LogFollower(rec.log_path, FollowPosition(rec.attempt_log_start or 0, rec.log_inode))
-        parser = parser_for(self.phase.progress_format, self.o.config.formats)
-        stopped, exit_info = None, None
+        parser = parser_for(self.phase.progress_format, ctx.config.formats)
+        stopped, exit_info, leaving = None, None, None
         try:
             if self.handle is None:
                 read_into(follower, parser, final=True)
@@ -241,133 +227,128 @@ class PhaseRunner:
             else:
                 ticker = _Ticker(self, rec)
                 result = follow(self.handle, follower, parser, on_tick=ticker.tick,
-                                poll=min(self.o.config.poll_interval, 1.0))
+                                poll=min(ctx.config.poll_interval, 1.0))
                 progress, exit_info = result.progress, result.exit
                 if result.reason in ("interrupt", "stop"):
-                    self._pause(result.reason, follower, parser)
-                    return
-                if result.reason:
-                    stopped = ticker.stop_reason
-                    res = process.stop(self.handle, grace=self.o.options.stop_grace)
+                    leaving = result.reason
+                elif result.reason:
+                    stopped = ticker.stop_kind
+                    res = process.stop(self.handle, grace=ctx.stop_grace)
                     exit_info = res.exit
                     read_into(follower, parser, final=True)
                     progress = parser.snapshot(utcnow())
         finally:
-            pos = follower.position
             follower.close()
-        self.handle = None
         self._snapshot(progress, rec.attempt)
-        if self.o.console is not None:  # the bar shows where the phase ended, not its last poll
-            self.o.console.update(self.name, progress)
-        outcome = judge_attempt(dates, progress, exit_info, date_status(parser), stopped)
-        self.st.update_phase(self.name, exit_code=outcome.exit_code, exit_known=outcome.exit_known,
-                             ended_at=now_iso(), log_offset=pos.offset, log_inode=pos.inode)
-        how = exit_info.describe() if exit_info else "ended unwatched (exit code unknown)"
-        if outcome.ok:
-            self.st.update_phase(self.name, status="validating")
-            self.o.event("phase_exited", f"phase {self.name} attempt {rec.attempt} finished: {how}; log complete",
-                         phase=self.name, progress=format_progress_line(self.name, progress, utcnow()))
+        if ctx.console is not None:  # the bar shows where the phase ended, not its last poll
+            ctx.console.update(self.name, progress)
+        outcome = judge_attempt(dates, progress, exit_info, date_status(parser),
+                                ticker.stop_text if stopped else None)
+        return AttemptResult(rec.attempt, outcome, progress, exit_info, stopped, leaving,
+                             _last_line(rec.log_path, rec.attempt_log_start or 0))
+
+    def _apply(self, rec: PhaseRecord, a: AttemptResult, t: Transition) -> None:
+        ctx, out = self.ctx, a.outcome
+        if t.step in (Step.STOP, Step.LEAVE):
+            self._leave(t)
             return
-        failure = "stalled" if stopped and stopped.startswith("stalled") else \
-            "timed_out" if stopped and stopped.startswith("timed out") else "phase_crashed"
-        if not outcome.retry_dates:
-            self.st.update_phase(self.name, status="validating", message=outcome.reason)
-            self.o.event("phase_exited", f"phase {self.name} attempt {rec.attempt}: {outcome.reason}, but every "
-                         "date is ok or skipped; going to the gate", phase=self.name)
+        self.handle = None
+        self.st.update_phase(self.name, exit_code=out.exit_code, exit_known=out.exit_known, ended_at=now_iso())
+        progress_line = format_progress_line(self.name, a.progress, utcnow())
+        if t.step is Step.GATE:
+            self.st.update_phase(self.name, status=PhaseStatus.VALIDATING, message=t.message or None)
+            if out.ok:
+                how = a.exit.describe() if a.exit else "ended unwatched (exit code unknown)"
+                ctx.event(EventKind.PHASE_EXITED, f"phase {self.name} attempt {rec.attempt} finished: {how}; log "
+                          "complete", phase=self.name, progress=progress_line)
+            else:
+                ctx.event(EventKind.PHASE_EXITED, f"phase {self.name} attempt {rec.attempt}: {out.reason}, but "
+                          "every date is ok or skipped; going to the gate", phase=self.name)
             return
-        if exit_info and exit_info.known and exit_info.returncode == EXIT_USAGE and progress.done == 0:
-            # the job refused its arguments (bad --warehouse, dates file, ...): the same command fails the same
-            # way again, so no retry; say why in the job's own words
-            msg = f"attempt {rec.attempt}: the command refused its arguments (exit 2, no date done): " \
-                  f"{_last_line(rec.log_path, rec.attempt_log_start or 0) or 'see its log'}"
-            self.st.update_phase(self.name, status="failed", message=msg)
-            self.o.event("phase_failed", f"phase {self.name}: {msg}; {runbook_ref('phase_crashed')}",
-                         phase=self.name, log_path=rec.log_path, runbook="phase_crashed",
-                         next_command=f"backfill restart {self.name} --run {self.o.run_id}")
-            return
-        if rec.tries <= self.phase.retries:
+        if t.step is Step.RETRY:
             nxt = rec.attempt + 1
-            retry_file = self.o.run_dir / f"{self.name}.attempt{nxt}.dates"
-            write_date_file(retry_file, outcome.retry_dates)
+            retry_file = dates_file_path(self.phase, ctx.run_dir, nxt)
+            write_date_file(retry_file, out.retry_dates)
             delay = backoff_seconds(self.phase.retry_backoff, rec.tries)
             at = utcnow() + dt.timedelta(seconds=delay)
-            self.st.update_phase(self.name, status="retrying", dates_file=str(retry_file),
-                                 dates_count=len(outcome.retry_dates), retry_at=iso_utc(at), message=outcome.reason)
-            self.o.event("retrying", f"phase {self.name} attempt {rec.attempt} failed ({outcome.reason}); retry "
-                         f"{rec.tries}/{self.phase.retries} of {len(outcome.retry_dates)} dates "
-                         f"({format_ranges(outcome.retry_dates, limit=3)}) in {delay:.1f}s",
-                         phase=self.name, log_path=rec.log_path,
-                         data={"dates_file": str(retry_file), "attempt": nxt, "failure": failure})
+            self.st.update_phase(self.name, status=PhaseStatus.RETRYING, dates_file=str(retry_file),
+                                 dates_count=len(out.retry_dates), retry_at=iso_utc(at), message=t.message,
+                                 reason=t.reason)
+            ctx.event(EventKind.RETRYING, f"phase {self.name} attempt {rec.attempt} failed ({out.reason}); retry "
+                      f"{rec.tries}/{self.phase.retries} of {len(out.retry_dates)} dates "
+                      f"({format_ranges(out.retry_dates, limit=3)}) in {delay:.1f}s",
+                      phase=self.name, log_path=rec.log_path, reason=t.reason,
+                      data={"dates_file": str(retry_file), "attempt": nxt, "failure": t.reason})
             return
-        msg = f"attempt {rec.attempt} failed ({outcome.reason}); no retries left; failed dates: " \
-              f"{format_ranges(outcome.retry_dates, limit=5)}"
-        self.st.update_phase(self.name, status="failed", message=msg)
-        self.o.event("phase_failed", f"phase {self.name}: {msg}; {runbook_ref(failure)}", phase=self.name,
-                     log_path=rec.log_path, runbook=failure,
-                     next_command=f"backfill restart {self.name} --run {self.o.run_id}",
-                     progress=format_progress_line(self.name, progress, utcnow()))
+        assert t.reason is not None  # a FAIL always says why
+        self._fail(t.message, t.reason, log_path=rec.log_path, progress=progress_line)
 
-    def _pause(self, reason: str, follower: LogFollower, parser: LineParser) -> None:
+    def _leave(self, t: Transition) -> None:
         """The orchestrator is leaving (signal) or `backfill stop` asked: record; stop the process if told to."""
-        progress = parser.snapshot(utcnow())
-        rec = self.st.phase(self.name)
-        self._snapshot(progress, rec.attempt)
-        pos = follower.position
-        self.st.update_phase(self.name, log_offset=pos.offset, log_inode=pos.inode)
-        if reason == "stop" or self.o.options.stop_phases_on_exit:
+        ctx = self.ctx
+        if t.step is Step.STOP:
+            by_operator = t.reason is Reason.STOPPED_BY_OPERATOR
             # `backfill stop --grace N` records its grace with the request: the operator's word wins
-            grace = self.st.run().options.get("stop_grace") if reason == "stop" else None
-            res = process.stop(self.handle, grace=self.o.options.stop_grace if grace is None else float(grace))
-            why = "stopped by `backfill stop`" if reason == "stop" else f"stopped: orchestrator got {self.o.interrupt}"
-            self.st.update_phase(self.name, status="stopped", message=why, ended_at=now_iso(),
-                                 exit_code=res.exit.returncode if res.exit else None,
+            asked = self.st.run().options.get("stop_grace") if by_operator else None
+            grace = ctx.stop_grace if asked is None else float(asked)
+            res = process.stop(self.handle, grace=grace)
+            why = "stopped by `backfill stop`" if by_operator else f"stopped: orchestrator got {ctx.interrupt}"
+            self.st.update_phase(self.name, status=PhaseStatus.STOPPED, message=why, reason=t.reason,
+                                 ended_at=now_iso(), exit_code=res.exit.returncode if res.exit else None,
                                  exit_known=bool(res.exit and res.exit.known))
-            self.o.event("phase_stopped", f"phase {self.name}: {why} ({res.signal_sent or 'already ended'})",
-                         phase=self.name)
+            ctx.event(EventKind.PHASE_STOPPED, f"phase {self.name}: {why} ({res.signal_sent or 'already ended'})",
+                      phase=self.name, reason=t.reason, data={"grace": grace, "signal": res.signal_sent})
             self.handle = None
         else:
-            self.o.event("phase_left_running", f"phase {self.name}: PID {self.handle.pid} left running; "
-                         f"`backfill resume {self.o.run_id}` re-adopts it", phase=self.name)
+            ctx.event(EventKind.PHASE_LEFT_RUNNING, f"phase {self.name}: PID {self.handle.pid} left running; "
+                      f"`backfill resume {ctx.run_id}` re-adopts it", phase=self.name)
 
     def _retrying(self, rec: PhaseRecord) -> None:
         at = parse_iso(rec.retry_at) or utcnow()
         while utcnow() < at:
-            if self.o.interrupt or self.st.stop_requested():
+            if self.ctx.interrupt or self.st.stop_requested():
                 return
             time.sleep(min(0.5, max(0.0, (at - utcnow()).total_seconds())))
         self._launch(read_date_file(rec.dates_file), Path(rec.dates_file), rec.tries + 1, rec.attempt + 1)
 
     def _validate(self, rec: PhaseRecord) -> None:
-        d = self.o.run_gates(self.phase, "post", self.phase.post, self.full_dates(), rec.attempt)
+        ctx = self.ctx
+        d = self.gates.run(self.phase, "post", self.phase.post, self.full_dates(), rec.attempt)
         unknown = " (exit code unknown: adopted process, judged by its log's completion marker and the gate)" \
             if rec.exit_known is False else ""
         last = self.st.last_progress(self.name)
         progress_text = last.line if last else None
         if d.status == "pass":
-            self.st.update_phase(self.name, status="passed", regate=0, ended_at=now_iso(),
-                                 message=f"gate passed{unknown}")
-            self.o.event("phase_passed", f"phase {self.name} passed its gate{unknown}", phase=self.name,
-                         progress=progress_text)
+            self.st.update_phase(self.name, status=PhaseStatus.PASSED, regate=0, ended_at=now_iso(),
+                                 message=f"gate passed{unknown}", reason=None)
+            ctx.event(EventKind.PHASE_PASSED, f"phase {self.name} passed its gate{unknown}", phase=self.name,
+                      progress=progress_text)
         elif d.status == "warn":
-            self.st.update_phase(self.name, status="warned", regate=0, ended_at=now_iso(),
-                                 message=f"gate warned: {d.lines[0]}{unknown}")
-            self.o.event("phase_warned", f"phase {self.name} passed with warnings{unknown}", phase=self.name,
-                         gate=d.lines, progress=progress_text)
+            self.st.update_phase(self.name, status=PhaseStatus.WARNED, regate=0, ended_at=now_iso(),
+                                 message=f"gate warned: {d.lines[0]}{unknown}", reason=None)
+            ctx.event(EventKind.PHASE_WARNED, f"phase {self.name} passed with warnings{unknown}", phase=self.name,
+                      gate=d.lines, progress=progress_text)
         else:
             msg = f"gate failed: {d.blocking[0] if d.blocking else d.lines[0]}"
-            self.st.update_phase(self.name, status="failed", regate=0, ended_at=now_iso(), message=msg)
-            self.o.event("phase_failed", f"phase {self.name}: {msg}; dependents will not start; "
-                         f"{runbook_ref('gate_failed')}", phase=self.name, gate=d.lines, runbook="gate_failed",
-                         log_path=rec.log_path, progress=progress_text,
-                         next_command=f"backfill restart {self.name} --run {self.o.run_id}")
+            self.st.update_phase(self.name, regate=0)
+            self._fail(msg, Reason.GATE_FAILED, f"phase {self.name}: {msg}; dependents will not start",
+                       gate=d.lines, log_path=rec.log_path, progress=progress_text)
+
+    def _usage(self) -> tuple[float | None, int | None]:
+        """CPU % and RSS of the phase's process group while it runs; unknown (None) once it has ended."""
+        if self.handle is None:
+            return None, None
+        cpu, rss = process.usage(self.handle)
+        return (cpu, rss) if rss else (None, None)
 
     def _snapshot(self, p: Progress, attempt: int | None, *, log: bool = True) -> str:
         line = format_progress_line(self.name, p, utcnow())
+        cpu, rss = self._usage()
         self.st.add_progress(self.name, attempt, done=p.done, total=p.total, ok=p.ok, failed=p.failed,
                              skipped=p.skipped, records=p.records, rate=p.rate_per_min,
-                             eta=iso_utc(p.eta) if p.eta else None, line=line)
-        if log and self.o.log is not None:
-            self.o.log.line(line, stamped=True)
+                             eta=iso_utc(p.eta) if p.eta else None, cpu=cpu, rss=rss, line=line)
+        if log and self.ctx.log is not None:
+            self.ctx.log.line(line, stamped=True)
         return line
 
 
@@ -380,56 +361,62 @@ class _Ticker:
     def __init__(self, runner: PhaseRunner, rec: PhaseRecord):
         self.r = runner
         self.rec = rec
+        cfg = runner.ctx.config
         self.started = time.monotonic()
         self.proc_start = runner.handle.create_time if runner.handle else time.time()
         self.last_done = -1
         self.last_advance = time.monotonic()
         self.per_date: list[float] = []
-        self.next_line = time.monotonic() + runner.o.config.progress_every
+        self.next_line = time.monotonic() + cfg.progress_every
         # `backfill status` and the dashboards read progress from the state: keep it fresher than the log line
-        self.state_every = min(STATE_PROGRESS_EVERY, runner.o.config.progress_every)
+        self.state_every = min(STATE_PROGRESS_EVERY, cfg.progress_every)
         self.next_state = time.monotonic() + self.state_every
         self.stall_reported = False
-        self.stop_reason: str | None = None
+        self.stop_kind: Reason | None = None  # STALLED / TIMED_OUT once the ticker asks to stop the process
+        self.stop_text: str | None = None
 
-    def tick(self, p: Progress, n_lines: int) -> str | None:
-        o, ph, now = self.r.o, self.r.phase, time.monotonic()
+    def tick(self, p: Progress, _n_lines: int) -> str | None:
+        ctx, ph, now = self.r.ctx, self.r.phase, time.monotonic()
+        st = ctx.state
         if p.done != self.last_done:
             if self.last_done >= 0 and p.done > self.last_done:
                 self.per_date.append((now - self.last_advance) / (p.done - self.last_done))
                 del self.per_date[:-500]
             self.last_done, self.last_advance, self.stall_reported = p.done, now, False
-        if o.console is not None:
-            o.console.update(ph.name, p)
+        if ctx.console is not None:
+            ctx.console.update(ph.name, p)
         if now >= self.next_state and now < self.next_line:
             self.next_state = now + self.state_every
             self.r._snapshot(p, self.rec.attempt, log=False)
         if now >= self.next_line:
-            self.next_line = now + o.config.progress_every
+            self.next_line = now + ctx.config.progress_every
             self.next_state = now + self.state_every
             line = self.r._snapshot(p, self.rec.attempt)
-            if o.heartbeat.due(now):
-                o.send_heartbeat(ph.name, line)
-        if o.interrupt:
+            if ctx.heartbeat.due(now):
+                ctx.send_heartbeat(ph.name, line)
+        if ctx.interrupt:
             return "interrupt"
-        if o.st.stop_requested():
+        if st.stop_requested():
             return "stop"
         if ph.timeout and time.time() - self.proc_start > ph.timeout:
-            self.stop_reason = f"timed out after {ph.timeout:g}s"
-            o.event("timed_out", f"phase {ph.name}: {self.stop_reason}; stopping its process group; "
-                    f"{runbook_ref('timed_out')}", phase=ph.name, runbook="timed_out")
+            self.stop_kind, self.stop_text = Reason.TIMED_OUT, f"timed out after {ph.timeout:g}s"
+            ctx.event(EventKind.TIMED_OUT, f"phase {ph.name}: {self.stop_text}; stopping its process group; "
+                      f"{runbook_ref(Reason.TIMED_OUT)}", phase=ph.name, runbook=Reason.TIMED_OUT,
+                      reason=Reason.TIMED_OUT)
             return "timeout"
         limit = stall_threshold(ph.stall_after, self.per_date)
         if now - self.last_advance > limit and not self.stall_reported:
             self.stall_reported = True
-            self.stop_reason = f"stalled: no progress for {now - self.last_advance:.0f}s (limit {limit:g}s)"
-            o.st.update_phase(ph.name, status="stalled", message=self.stop_reason)
+            text = f"stalled: no progress for {now - self.last_advance:.0f}s (limit {limit:g}s)"
+            st.update_phase(ph.name, status=PhaseStatus.STALLED, message=text, reason=Reason.STALLED)
             action = "stopping its process group" if ph.stop_on_stall else "left running (stop_on_stall: false)"
-            o.event("stalled", f"phase {ph.name} {self.stop_reason}; {action}; {runbook_ref('stalled')}",
-                    phase=ph.name, runbook="stalled", progress=format_progress_line(ph.name, p, utcnow()))
+            ctx.event(EventKind.STALLED, f"phase {ph.name} {text}; {action}; {runbook_ref(Reason.STALLED)}",
+                      phase=ph.name, runbook=Reason.STALLED, reason=Reason.STALLED,
+                      progress=format_progress_line(ph.name, p, utcnow()))
             if ph.stop_on_stall:
+                self.stop_kind, self.stop_text = Reason.STALLED, text
                 return "stall"
-            o.st.update_phase(ph.name, status="running")
+            st.update_phase(ph.name, status=PhaseStatus.RUNNING, reason=None)
         return None
 
 

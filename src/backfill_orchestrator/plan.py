@@ -17,15 +17,22 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .clock import hm_duration, iso_utc, parse_iso
+from .commands import checkpoint_path
 from .config import Phase, PipelineConfig
 from .dates import CHECKPOINT_READ_ERRORS, CHECKPOINT_STATUSES, format_ranges, read_checkpoint_file
 from .errors import BackfillError, TableNotFound
 from .events import runbook_ref
 from .redact import redact_text
+from .runmodel import Reason
 from .state import RunState, list_runs, open_state
+from .warehouse.base import Warehouse
+
+if TYPE_CHECKING:
+    from .dates import Calendar
+    from .validation import Suite
 
 
 @dataclass
@@ -114,7 +121,7 @@ def read_checkpoint(path: Path) -> tuple[dict[str, set[dt.date]], str | None]:
 
 def _rate_history(config: PipelineConfig, run_state: RunState | str | Path | None) -> dict[str, tuple[float, str]]:
     """phase -> (dates per minute, run id), from the given run or else the newest runs of this pipeline."""
-    states: list[Any] = []
+    states: list[RunState | Path] = []
     if isinstance(run_state, RunState):
         states = [run_state]
     elif run_state is not None:
@@ -153,7 +160,7 @@ def _measured_rate(st: RunState, phase: str, started: str | None, ended: str | N
     return None
 
 
-def _phase_table(phase: Phase, suites: dict[str, Any]) -> tuple[str, str] | None:
+def _phase_table(phase: Phase, suites: dict[str, Suite]) -> tuple[str, str] | None:
     for g in phase.post:
         suite = suites.get(g.suite)
         if suite is not None:
@@ -161,7 +168,7 @@ def _phase_table(phase: Phase, suites: dict[str, Any]) -> tuple[str, str] | None
     return None
 
 
-def _held_dates(wh: Any, table: str, column: str, first: dt.date, last: dt.date) -> set[dt.date]:
+def _held_dates(wh: Warehouse, table: str, column: str, first: dt.date, last: dt.date) -> set[dt.date]:
     rows = wh.query(f"SELECT DISTINCT {column} AS d FROM {table} WHERE {column} BETWEEN @first AND @last",
                     {"first": first, "last": last})
     out = set()
@@ -171,7 +178,7 @@ def _held_dates(wh: Any, table: str, column: str, first: dt.date, last: dt.date)
     return out
 
 
-def _open_wh(config: PipelineConfig) -> Any:
+def _open_wh(config: PipelineConfig) -> Warehouse | None:
     from .warehouse import open_warehouse
 
     w = config.warehouse
@@ -185,13 +192,11 @@ def _open_wh(config: PipelineConfig) -> Any:
     return open_warehouse(w)
 
 
-def make_plan(config: PipelineConfig, run_state: RunState | str | Path | None = None, *, wh: Any = None,
+def make_plan(config: PipelineConfig, run_state: RunState | str | Path | None = None, *, wh: Warehouse | None = None,
               run_dir: Path | None = None) -> Plan:
     """The plan of `config`. `run_state`: the run whose rates give the ETA (default: the newest runs of this
     pipeline). `wh`: an open warehouse to use (default: open the config's). `run_dir`: for checkpoint paths
     that name {run_dir} (default: the latest run's directory)."""
-    from .orchestrator import checkpoint_path  # the orchestrator's own rule, not a copy
-
     calendar = config.calendar()
     suites = _load_suites(config)
     rates = _rate_history(config, run_state)
@@ -199,19 +204,20 @@ def make_plan(config: PipelineConfig, run_state: RunState | str | Path | None = 
         runs = [r for r in list_runs(config.logs_dir) if r.pipeline == config.pipeline]
         run_dir = Path(runs[0].run_dir) if runs else config.logs_dir / "runs" / "<next-run>"
     own_wh = wh is None
-    wh_note = None
+    wh_state = _WarehouseState()
     if own_wh:
         try:
             wh = _open_wh(config)
             if wh is None:
-                wh_note = f"warehouse {config.warehouse.path} does not exist yet: it holds nothing"
+                wh_state = _WarehouseState(f"warehouse {config.warehouse.path} does not exist yet: it holds nothing",
+                                           missing=True)
         except Exception as e:  # a plan is advice: show what is known and say why the rest is not
-            wh, wh_note = None, redact_text(f"warehouse unreachable ({type(e).__name__}: {e}); "
-                                            f"{runbook_ref('warehouse_unreachable')}")
+            wh, wh_state = None, _WarehouseState(redact_text(f"warehouse unreachable ({type(e).__name__}: {e}); "
+                                                             f"{runbook_ref(Reason.WAREHOUSE_UNREACHABLE)}"))
     phases = []
     try:
         for phase in config.phases:
-            phases.append(_plan_phase(config, phase, calendar, suites, rates, wh, wh_note,
+            phases.append(_plan_phase(config, phase, calendar, suites, rates, wh, wh_state,
                                       checkpoint_path(config, phase, run_dir)))
     finally:
         if own_wh and wh is not None:
@@ -219,7 +225,14 @@ def make_plan(config: PipelineConfig, run_state: RunState | str | Path | None = 
     return Plan(str(config.path), config.pipeline, config.warehouse_label(), phases, iso_utc())
 
 
-def _load_suites(config: PipelineConfig) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _WarehouseState:
+    """Why the warehouse was not looked at (note), and whether that is because it does not exist yet."""
+    note: str | None = None
+    missing: bool = False  # a DuckDB file not created yet: it holds no date (rather than: unknown)
+
+
+def _load_suites(config: PipelineConfig) -> dict[str, Suite]:
     if not config.suites_paths:
         return {}
     from .validation.suite import load_suites
@@ -227,8 +240,8 @@ def _load_suites(config: PipelineConfig) -> dict[str, Any]:
     return load_suites(list(config.suites_paths))
 
 
-def _plan_phase(config: PipelineConfig, phase: Phase, calendar: Any, suites: dict[str, Any],
-                rates: dict[str, tuple[float, str]], wh: Any, wh_note: str | None, cp_path: Path) -> PhasePlan:
+def _plan_phase(config: PipelineConfig, phase: Phase, calendar: Calendar | None, suites: dict[str, Suite],
+                rates: dict[str, tuple[float, str]], wh: Warehouse | None, wh_state: _WarehouseState, cp_path: Path) -> PhasePlan:
     requested = phase.dates.resolve(calendar)
     req = set(requested)
     cp, cp_note = read_checkpoint(cp_path)
@@ -239,9 +252,9 @@ def _plan_phase(config: PipelineConfig, phase: Phase, calendar: Any, suites: dic
     held: set[dt.date] | None = None
     if table_col is None:
         notes.append("no post gate with a known suite: what the warehouse holds is not looked at")
-    elif wh_note and wh is None:
-        notes.append(wh_note)
-        held = set() if "does not exist" in wh_note else None
+    elif wh_state.note and wh is None:
+        notes.append(wh_state.note)
+        held = set() if wh_state.missing else None
     elif requested:
         try:
             held = _held_dates(wh, table_col[0], table_col[1], requested[0], requested[-1]) & req
@@ -249,7 +262,7 @@ def _plan_phase(config: PipelineConfig, phase: Phase, calendar: Any, suites: dic
             held = set()
             notes.append(f"table {table_col[0]} does not exist yet")
         except BackfillError as e:
-            notes.append(f"warehouse query failed: {e}; {runbook_ref('warehouse_unreachable')}")
+            notes.append(f"warehouse query failed: {e}; {runbook_ref(Reason.WAREHOUSE_UNREACHABLE)}")
     rate, rate_from = rates.get(phase.name, (None, None))
     missing = sorted(done - held) if held is not None else []
     return PhasePlan(

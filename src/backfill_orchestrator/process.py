@@ -21,7 +21,7 @@ import shlex
 import signal
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -53,6 +53,8 @@ class ProcessHandle:
     cmdline: list[str]
     popen: subprocess.Popen | None = None  # set for our own children only: their exit code is ours to read
     log_path: Path | None = None
+    # psutil.Process objects kept between usage() calls: cpu_percent() measures since the previous call
+    _procs: dict[int, psutil.Process] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def identity(self) -> ProcessIdentity:
@@ -336,3 +338,32 @@ def stop(handle: ProcessHandle, grace: float = 10.0, kill_wait: float = 5.0) -> 
     _signal(handle, pgid, signal.SIGKILL)
     _wait_group(handle, pgid, kill_wait)
     return StopResult("SIGKILL", time.monotonic() - t0, _exit_info(handle))
+
+
+# --- resource usage (the phase runner records CPU and RSS with each progress snapshot) ---------------------
+def usage(handle: ProcessHandle) -> tuple[float, int]:
+    """(CPU percent of one core since the previous call, RSS bytes), the process and its descendants summed.
+    The first call for a process returns 0.0 CPU (there is no previous sample yet)."""
+    root = _same_process(handle)
+    if root is None:
+        handle._procs.clear()
+        return 0.0, 0
+    try:
+        procs = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        procs = [root]
+    cpu, rss, seen = 0.0, 0, {}
+    for p in procs:
+        cached = handle._procs.get(p.pid)
+        if cached is not None and cached.create_time() == p.create_time():
+            p = cached
+        try:
+            with p.oneshot():
+                cpu += p.cpu_percent(None)
+                rss += p.memory_info().rss
+            seen[p.pid] = p
+        except psutil.NoSuchProcess:
+            pass
+    handle._procs.clear()
+    handle._procs.update(seen)
+    return cpu, rss

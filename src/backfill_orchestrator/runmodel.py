@@ -112,14 +112,22 @@ class Reason(_StrEnum):
     STALLED = "stalled"
     TIMED_OUT = "timed_out"
     PHASE_CRASHED = "phase_crashed"
-    PERMANENT_ERROR = "permanent_error"  # every failed date failed the same non-transient way: no retry helps
+    PERMANENT_ERROR = "permanent_error"  # every failed date failed a non-transient way: no retry helps
+    COMMAND_REFUSED = "command_refused"  # the job exited 2 (usage) before doing a date: the same argv fails again
+    CANNOT_START = "cannot_start"  # the phase's program is missing or not executable
     LOCK_HELD = "lock_held"
     ADOPT_REFUSED = "adopt_refused"
     WAREHOUSE_UNREACHABLE = "warehouse_unreachable"
     STATE_UNREADABLE = "state_unreadable"
     NOTIFY_FAILED = "notify_failed"
     NOT_STARTED = "not_started"  # a dependency did not succeed
+    NOT_SELECTED = "not_selected"  # `backfill run --only` another phase
     NO_DATES = "no_dates"
     ON_WARN_STOP = "on_warn_stop"  # the gate warned and the phase says `on_warn: stop`
     STOPPED_BY_OPERATOR = "stopped_by_operator"  # `backfill stop`
     INTERRUPTED = "interrupted"  # the orchestrator got SIGTERM/SIGINT
+    ORCHESTRATOR_ERROR = "orchestrator_error"  # the orchestrator itself failed; `backfill resume` continues
+
+
+# A skipped phase with one of these reasons blocks its dependents (one skipped because it has no dates does not).
+BLOCKING_SKIPS = frozenset({Reason.NOT_STARTED, Reason.ON_WARN_STOP})

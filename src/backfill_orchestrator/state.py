@@ -18,12 +18,12 @@ Read API (for `backfill status`, the report, the dashboards):
     latest_run(logs_dir) -> Path | None      # the run dir logs/latest points at (or the newest one)
     resolve_run_dir(logs_dir, run) -> Path   # RUN argument: a run id, a run dir path, or None = latest
 
-Module-level aliases `events(st, limit)`, `progress_history(st, phase)`, `gate_results(st, phase)` exist for
-callers that prefer functions.
+Statuses, event kinds and reasons are runmodel's enums; a record's `reason` (runmodel.Reason) stands beside its
+human `message`, and decisions read the reason only.
 
-Phase statuses: pending, preflight, running, validating, passed, warned, failed, stalled, retrying, skipped,
-stopped. Run statuses: running, passed, warned, failed, stopped, interrupted (the orchestrator exited on a signal
-with phases possibly still running: `backfill resume`).
+Errors: a file that is missing, not SQLite, corrupt or of an unknown schema is a StateError (one line + runbook);
+any other sqlite3 error (a misspelled column, a constraint) is a programming error and raises as itself.
+Schema v1 files (before reasons; with the dead columns log_offset/is_child) are migrated to v2 when opened.
 """
 from __future__ import annotations
 
@@ -38,13 +38,10 @@ from .clock import iso_utc
 from .errors import EXIT_USAGE, BackfillError, UsageError
 from .events import Event, runbook_ref
 from .render import to_jsonable
+from .runmodel import PHASE_TERMINAL, EventKind, PhaseStatus, Reason, RunStatus
 
 STATE_FILE = "state.sqlite"
-PHASE_STATUSES = ("pending", "preflight", "running", "validating", "passed", "warned", "failed", "stalled",
-                  "retrying", "skipped", "stopped")
-TERMINAL = ("passed", "warned", "failed", "skipped", "stopped")
-RUN_STATUSES = ("running", "passed", "warned", "failed", "stopped", "interrupted")
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 _SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
 
 _SCHEMA = """
@@ -53,14 +50,14 @@ CREATE TABLE IF NOT EXISTS run (
     id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, config_path TEXT NOT NULL, warehouse TEXT NOT NULL,
     status TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT, exit_code INTEGER, message TEXT,
     pid INTEGER, create_time REAL, host TEXT, options TEXT NOT NULL DEFAULT '{}',
-    stop_requested INTEGER NOT NULL DEFAULT 0);
+    stop_requested INTEGER NOT NULL DEFAULT 0, reason TEXT);
 CREATE TABLE IF NOT EXISTS phases (
     name TEXT PRIMARY KEY, position INTEGER NOT NULL, status TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 0,
-    tries INTEGER NOT NULL DEFAULT 0, pid INTEGER, create_time REAL, cmdline TEXT, is_child INTEGER,
-    log_path TEXT, log_offset INTEGER, log_inode INTEGER, attempt_log_start INTEGER,
+    tries INTEGER NOT NULL DEFAULT 0, pid INTEGER, create_time REAL, cmdline TEXT,
+    log_path TEXT, log_inode INTEGER, attempt_log_start INTEGER,
     dates_file TEXT, dates_count INTEGER, total_dates INTEGER, started_at TEXT, ended_at TEXT, exit_code INTEGER,
     exit_known INTEGER, message TEXT, retry_at TEXT, regate INTEGER NOT NULL DEFAULT 0, restart_from TEXT,
-    updated_at TEXT);
+    updated_at TEXT, reason TEXT);
 CREATE TABLE IF NOT EXISTS progress (
     id INTEGER PRIMARY KEY AUTOINCREMENT, phase TEXT NOT NULL, at TEXT NOT NULL, attempt INTEGER,
     done INTEGER, total INTEGER, ok INTEGER, failed INTEGER, skipped INTEGER, records INTEGER,
@@ -70,10 +67,38 @@ CREATE TABLE IF NOT EXISTS gates (
     severity TEXT NOT NULL, attempt INTEGER, status TEXT NOT NULL, at TEXT NOT NULL, result TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, kind TEXT NOT NULL, phase TEXT, message TEXT NOT NULL,
-    body TEXT NOT NULL);
+    body TEXT NOT NULL, reason TEXT);
 CREATE INDEX IF NOT EXISTS progress_phase ON progress (phase, id);
 CREATE INDEX IF NOT EXISTS gates_phase ON gates (phase, id);
 """
+
+# v1 -> v2: a reason beside each message; the dead columns go. v1 runs had no reasons, so the few that decisions
+# read back on resume (a skip that blocks dependents, ...) are recovered once, here, from v1's fixed wording.
+_MIGRATE_V1 = """
+ALTER TABLE run ADD COLUMN reason TEXT;
+ALTER TABLE phases ADD COLUMN reason TEXT;
+ALTER TABLE events ADD COLUMN reason TEXT;
+ALTER TABLE phases DROP COLUMN is_child;
+ALTER TABLE phases DROP COLUMN log_offset;
+UPDATE phases SET reason = CASE
+    WHEN status = 'skipped' AND message LIKE 'not started:%on_warn: stop' THEN 'on_warn_stop'
+    WHEN status = 'skipped' AND message LIKE 'not started:%' THEN 'not_started'
+    WHEN status = 'skipped' AND message LIKE 'not selected%' THEN 'not_selected'
+    WHEN status = 'skipped' AND message LIKE 'no dates%' THEN 'no_dates'
+    WHEN status = 'failed' AND message LIKE 'pre-flight gate failed%' THEN 'preflight_failed'
+    WHEN status = 'failed' AND message LIKE 'gate failed%' THEN 'gate_failed'
+    WHEN status = 'failed' AND message LIKE '%(stalled%' THEN 'stalled'
+    WHEN status = 'failed' AND message LIKE '%(timed out%' THEN 'timed_out'
+    WHEN status = 'failed' THEN 'phase_crashed'
+    WHEN status = 'stopped' AND message LIKE 'stopped by `backfill stop`%' THEN 'stopped_by_operator'
+    WHEN status = 'stopped' THEN 'interrupted'
+    END;
+UPDATE events SET reason = json_extract(body, '$.runbook');
+UPDATE meta SET value = '2' WHERE key = 'schema_version';
+"""
+# sqlite3 errors that mean the file cannot be used as a run state (primary result codes): anything else - a
+# misspelled column, a constraint - is a bug in the caller and must surface as one
+_UNREADABLE_CODES = {10, 11, 14, 26}  # SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_CANTOPEN, SQLITE_NOTADB
 
 
 class StateError(BackfillError):
@@ -92,7 +117,7 @@ class RunRecord:
     pipeline: str
     config_path: str
     warehouse: str
-    status: str
+    status: RunStatus
     started_at: str
     ended_at: str | None
     exit_code: int | None
@@ -102,6 +127,7 @@ class RunRecord:
     host: str | None
     options: dict[str, Any]
     stop_requested: bool
+    reason: Reason | None = None
     run_dir: str = ""
 
 
@@ -109,15 +135,13 @@ class RunRecord:
 class PhaseRecord:
     name: str
     position: int
-    status: str
+    status: PhaseStatus
     attempt: int  # attempts launched in this run, ever (names the dates files)
     tries: int  # attempts since the last (re)start: what the retry budget counts
     pid: int | None
     create_time: float | None
     cmdline: list[str] | None
-    is_child: bool | None
     log_path: str | None
-    log_offset: int | None
     log_inode: int | None
     attempt_log_start: int | None  # where the current attempt's output starts in the log
     dates_file: str | None
@@ -132,10 +156,11 @@ class PhaseRecord:
     regate: bool  # after `restart` of an upstream phase: only re-run the gate
     restart_from: str | None
     updated_at: str | None
+    reason: Reason | None = None  # why it ended the way it did (or was skipped)
 
     @property
     def terminal(self) -> bool:
-        return self.status in TERMINAL
+        return self.status in PHASE_TERMINAL
 
 
 @dataclass(frozen=True)
@@ -151,8 +176,8 @@ class ProgressRecord:
     records: int | None
     rate: float | None  # days per minute
     eta: str | None
-    cpu: float | None
-    rss: int | None
+    cpu: float | None  # CPU percent of one core, the phase's process and its descendants summed
+    rss: int | None  # bytes, the same processes summed
     line: str | None  # the plain progress line as logged
 
 
@@ -172,10 +197,11 @@ class GateRecord:
 class EventRecord:
     id: int
     at: str
-    kind: str
+    kind: EventKind | str  # a str only for a kind this version does not know
     phase: str | None
     message: str
     body: dict[str, Any]  # the whole Event as JSON (gate lines, log path, next command, runbook, data)
+    reason: Reason | None = None
 
 
 _PHASE_COLS = [f.name for f in fields(PhaseRecord)]
@@ -183,7 +209,12 @@ _RUN_COLS = [f.name for f in fields(RunRecord) if f.name != "run_dir"]
 
 
 def _unreadable(path: Path, why: str) -> StateError:
-    return StateError(f"{path}: run state unreadable: {why}; {runbook_ref('state_unreadable')}")
+    return StateError(f"{path}: run state unreadable: {why}; {runbook_ref(Reason.STATE_UNREADABLE)}")
+
+
+def _is_unreadable(e: sqlite3.Error) -> bool:
+    code = getattr(e, "sqlite_errorcode", None)
+    return code is not None and (code & 0xFF) in _UNREADABLE_CODES
 
 
 class RunState:
@@ -205,11 +236,11 @@ class RunState:
             st._db.executescript(_SCHEMA)
             st._db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
             st._db.execute("INSERT INTO run (id, pipeline, config_path, warehouse, status, started_at, options) "
-                           "VALUES (?, ?, ?, ?, 'running', ?, ?)",
-                           (run_id, pipeline, config_path, warehouse, now_iso(), json.dumps(options or {})))
+                           "VALUES (?, ?, ?, ?, ?, ?, ?)", (run_id, pipeline, config_path, warehouse,
+                                                            RunStatus.RUNNING, now_iso(), json.dumps(options or {})))
             for i, name in enumerate(phases):
-                st._db.execute("INSERT INTO phases (name, position, status, updated_at) VALUES (?, ?, 'pending', ?)",
-                               (name, i, now_iso()))
+                st._db.execute("INSERT INTO phases (name, position, status, updated_at) VALUES (?, ?, ?, ?)",
+                               (name, i, PhaseStatus.PENDING, now_iso()))
         return st
 
     # --- run ---------------------------------------------------------------------------------------------------
@@ -220,9 +251,15 @@ class RunState:
         d = dict(zip(_RUN_COLS, row))
         d["options"] = json.loads(d["options"] or "{}")
         d["stop_requested"] = bool(d["stop_requested"])
+        d["status"] = RunStatus.parse(d["status"])
+        d["reason"] = Reason.parse(d["reason"]) if d["reason"] else None
         return RunRecord(**d, run_dir=str(self.run_dir))
 
     def update_run(self, **values: Any) -> None:
+        if "status" in values:
+            values["status"] = RunStatus.parse(values["status"])
+        if values.get("reason") is not None:
+            values["reason"] = Reason.parse(values["reason"])
         if "options" in values:
             values["options"] = json.dumps(values["options"])
         self._update("run", values, "1=1", ())
@@ -252,8 +289,10 @@ class RunState:
 
     def update_phase(self, name: str, **values: Any) -> PhaseRecord:
         """Write a phase transition (committed before returning: the caller acts on it only afterwards)."""
-        if "status" in values and values["status"] not in PHASE_STATUSES:
-            raise ValueError(f"unknown phase status {values['status']!r}")
+        if "status" in values:
+            values["status"] = PhaseStatus.parse(values["status"])
+        if values.get("reason") is not None:
+            values["reason"] = Reason.parse(values["reason"])
         if "cmdline" in values and values["cmdline"] is not None:
             values["cmdline"] = json.dumps(list(values["cmdline"]))
         values["updated_at"] = now_iso()
@@ -265,17 +304,19 @@ class RunState:
         body = json.dumps(to_jsonable(event), ensure_ascii=False)
         at = iso_utc(event.at)
         with self._db:
-            cur = self._db.execute("INSERT INTO events (at, kind, phase, message, body) VALUES (?, ?, ?, ?, ?)",
-                                   (at, event.kind, event.phase, event.message, body))
+            cur = self._db.execute("INSERT INTO events (at, kind, phase, message, body, reason) "
+                                   "VALUES (?, ?, ?, ?, ?, ?)",
+                                   (at, EventKind.parse(event.kind), event.phase, event.message, body, event.reason))
         return int(cur.lastrowid or 0)
 
     def events(self, limit: int | None = None, phase: str | None = None) -> list[EventRecord]:
         where, args = ("WHERE phase = ?", (phase,)) if phase else ("", ())
-        sql = f"SELECT id, at, kind, phase, message, body FROM events {where} ORDER BY id DESC"
+        sql = f"SELECT id, at, kind, phase, message, body, reason FROM events {where} ORDER BY id DESC"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         rows = self._all(sql, args)
-        return [EventRecord(r[0], r[1], r[2], r[3], r[4], json.loads(r[5])) for r in reversed(rows)]
+        return [EventRecord(r[0], r[1], _kind(r[2]), r[3], r[4], json.loads(r[5]), _reason(r[6]))
+                for r in reversed(rows)]
 
     def add_progress(self, phase: str, attempt: int | None, *, done: int | None, total: int | None,
                      ok: int | None, failed: int | None, skipped: int | None, records: int | None,
@@ -311,13 +352,16 @@ class RunState:
                          "ORDER BY id", args)
         return [GateRecord(*r[:7], result=json.loads(r[7])) for r in rows]
 
+    def schema_version(self) -> int | None:
+        return _schema_version(self._db)
+
     def close(self) -> None:
         self._db.close()
 
     def __enter__(self) -> RunState:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *_exc: object) -> None:
         self.close()
 
     # --- helpers ---------------------------------------------------------------------------------------------
@@ -329,28 +373,44 @@ class RunState:
             with self._db:
                 self._db.execute(f"UPDATE {table} SET {cols} WHERE {where}", (*values.values(), *args))
         except sqlite3.DatabaseError as e:
-            raise _unreadable(self.path, str(e)) from None
+            raise self._translate(e)
 
     def _one(self, sql: str, args: tuple = ()) -> tuple | None:
         try:
             return self._db.execute(sql, args).fetchone()
         except sqlite3.DatabaseError as e:
-            raise _unreadable(self.path, str(e)) from None
+            raise self._translate(e)
 
     def _all(self, sql: str, args: tuple = ()) -> list[tuple]:
         try:
             return self._db.execute(sql, args).fetchall()
         except sqlite3.DatabaseError as e:
-            raise _unreadable(self.path, str(e)) from None
+            raise self._translate(e)
+
+    def _translate(self, e: sqlite3.DatabaseError) -> Exception:
+        """Corruption -> the one-line StateError; anything else is the caller's bug and stays itself."""
+        return _unreadable(self.path, str(e)) if _is_unreadable(e) else e
 
 
 def _phase(row: tuple) -> PhaseRecord:
     d = dict(zip(_PHASE_COLS, row))
+    d["status"] = PhaseStatus.parse(d["status"])
+    d["reason"] = _reason(d["reason"])
     d["cmdline"] = json.loads(d["cmdline"]) if d["cmdline"] else None
-    d["is_child"] = None if d["is_child"] is None else bool(d["is_child"])
     d["exit_known"] = None if d["exit_known"] is None else bool(d["exit_known"])
     d["regate"] = bool(d["regate"])
     return PhaseRecord(**d)
+
+
+def _reason(value: str | None) -> Reason | None:
+    return Reason.parse(value) if value else None
+
+
+def _kind(value: str) -> EventKind | str:
+    try:
+        return EventKind(value)
+    except ValueError:  # written by a newer version: shown as it is
+        return value
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -378,25 +438,35 @@ def open_state(run_dir: str | Path) -> RunState:
         raise _unreadable(path, "empty file" if not header else "not an SQLite database")
     try:
         conn = _connect(path)
-        version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        version = _schema_version(conn)
+        if version == 1:
+            version = _migrate_v1(conn)
     except sqlite3.DatabaseError as e:
+        # opening: an unknown table or a locked file is as unusable as a corrupt one for the RUN given
         raise _unreadable(path, str(e)) from None
-    if version is None or int(version[0]) != SCHEMA_VERSION:
+    if version != SCHEMA_VERSION:
         conn.close()
-        raise _unreadable(path, f"unknown schema version {version[0] if version else None}")
+        raise _unreadable(path, f"unknown schema version {version}")
     return RunState(path, conn)
 
 
-def events(st: RunState, limit: int | None = None) -> list[EventRecord]:
-    return st.events(limit)
+def _schema_version(conn: sqlite3.Connection) -> int | None:
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row else None
 
 
-def progress_history(st: RunState, phase: str) -> list[ProgressRecord]:
-    return st.progress_history(phase)
-
-
-def gate_results(st: RunState, phase: str | None = None) -> list[GateRecord]:
-    return st.gate_results(phase)
+def _migrate_v1(conn: sqlite3.Connection) -> int | None:
+    """v1 -> v2 in one transaction; a second opener waiting on the write lock then finds v2 and does nothing."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if _schema_version(conn) == 1:
+            for stmt in filter(str.strip, _MIGRATE_V1.split(";")):
+                conn.execute(stmt)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return _schema_version(conn)
 
 
 # --- run directories ---------------------------------------------------------------------------------------

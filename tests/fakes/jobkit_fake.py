@@ -19,6 +19,8 @@ def main() -> None:
     p.add_argument("--job", default="fake_job")
     p.add_argument("--progress-every", type=int, default=5)
     p.add_argument("--skip", action="append", default=[], help="dates reported as skipped")
+    p.add_argument("--error", default="ConnectionError: connection reset by the warehouse",
+                   help="what a --fail date reports (a transient error unless told otherwise)")
     args = p.parse_args()
     dates = _common.setup(args)
     fail = _common.failing(args)
@@ -53,7 +55,7 @@ def main() -> None:
         if d in fail:
             counts["failed"] += 1
             failed.append(d)
-            out(f'DATE {d} failed records=0 seconds=0.20 error="TableNotFound: nba_analytics.team_offense"')
+            out(f'DATE {d} failed records=0 seconds=0.20 error="{args.error}"')
         elif d in args.skip:
             counts["skipped"] += 1
             out(f'DATE {d} skipped records=0 seconds=0.01 reason="no games"')

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -133,3 +134,19 @@ def running(h: "Harness", phase: str, min_dates: int = 1):
             return rec
         return None
     return wait_for(ready, what=f"phase {phase} running")
+
+
+def set_state(run_dir: Path, *statements: tuple[str, tuple]) -> None:
+    """Put a run's state where a crash at a given moment would have left it."""
+    con = sqlite3.connect(str(run_dir / "state.sqlite"))
+    with con:
+        for sql, args in statements:
+            con.execute(sql, args)
+    con.close()
+
+
+def dead_pid() -> int:
+    """A PID that was just used and has ended (a dead orchestrator's)."""
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid

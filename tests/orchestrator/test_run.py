@@ -1,7 +1,10 @@
-"""Runs to the end: PASS, a FAIL gate blocking dependents, WARN -> exit 3, retries of only the failed dates,
-stall, timeout, dry run, bad input."""
+"""Runs to the end: PASS, a FAIL gate blocking dependents, WARN -> exit 3, retries of only the failed dates, no
+retry of a permanent error, stall, timeout, an unreachable warehouse, a program that cannot start, dry run, bad
+input."""
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 from backfill_orchestrator.dates import read_date_file
@@ -95,6 +98,38 @@ def test_failed_dates_are_retried_alone_then_gated(h: Harness, tmp_path: Path) -
     assert h.log_lines(a.log_path, "[jobkit] START") == 2
 
 
+def test_a_permanent_error_on_every_failed_date_fails_at_once(h: Harness) -> None:
+    cfg = h.config([{"name": "a", "retries": 2, "retry_backoff": "0.1s", "post": "items",
+                     "command": job("jobkit_fake.py", "--fail", "2024-10-24", "--fail", "2024-10-27",
+                                    "--error", "TableNotFound: nba_raw.games")},
+                    {"name": "b", "depends_on": ["a"], "command": job("jobkit_fake.py")}])
+    r = h.cli("run", str(cfg))
+    assert r.code == 1, r.err + r.out
+    run_dir = h.run_dir()
+    a = h.phase("a", run_dir)
+    assert (a.status, a.reason, a.attempt) == ("failed", "permanent_error", 1)
+    assert "TableNotFound: nba_raw.games" in a.message
+    assert h.log_lines(a.log_path, "[jobkit] START") == 1  # not retried
+    assert not h.events(run_dir, "retrying")
+    failed = h.events(run_dir, "phase_failed")[0]
+    assert failed.reason == "permanent_error" and "permanent-error" in failed.message
+    assert h.phase("b", run_dir).status == "skipped"
+    assert "TableNotFound: nba_raw.games" in r.out
+
+
+def test_the_real_job_on_a_warehouse_without_its_tables_is_not_retried(h: Harness) -> None:
+    # what a new user meets first: the raw dataset is missing (misnamed), so every date fails with TableNotFound
+    cfg = h.config([{"name": "team_offense", "retries": 2, "retry_backoff": "0.1s",
+                     "dates": {"start": "2024-10-22", "end": "2024-10-24"},
+                     "command": ["{python}", "-m", "nba_pipeline.team_offense", "--dates-file", "{dates_file}",
+                                 "--checkpoint", "{checkpoint}", "--warehouse", "{warehouse}"]}])
+    r = h.cli("run", str(cfg))
+    assert r.code == 1, r.err + r.out
+    p = h.phase("team_offense")
+    assert (p.status, p.reason, p.attempt) == ("failed", "permanent_error", 1)
+    assert "TableNotFound" in p.message and "nba_raw.schedule" in p.message
+
+
 def test_crash_retries_only_the_dates_not_done(h: Harness) -> None:
     # the legacy job always exits 0: the traceback and the missing summary block are what say it crashed
     cfg = h.config([{"name": "a", "retries": 1, "retry_backoff": "0.1s",
@@ -117,11 +152,13 @@ def test_stall_stops_the_process_group(h: Harness) -> None:
     r = h.cli("run", str(cfg))
     assert r.code == 1, r.err + r.out
     a = h.phase("a")
-    assert a.status == "failed" and "stalled" in a.message
+    assert (a.status, a.reason) == ("failed", "stalled") and "stalled" in a.message
     assert not alive(a.pid)
-    stalled = h.events(kind="stalled")
-    assert len(stalled) == 1 and "no progress for" in stalled[0].message
-    assert "2024-10-25..2024-10-31 (7 dates)" in a.message  # the dates it never reached
+    kinds = [e.kind for e in h.events() if e.kind in ("stalled", "phase_failed")]
+    assert kinds == ["stalled", "phase_failed"]
+    assert "no progress for" in h.events(kind="stalled")[0].message
+    # the job hangs after 3 dates (a slow start may stall it sooner): the dates it never reached are retried
+    assert "..2024-10-31 (" in a.message.split("failed dates:")[1]
 
 
 def test_timeout_stops_and_fails(h: Harness) -> None:
@@ -160,3 +197,40 @@ def test_bad_arguments_exit_2_with_one_line(h: Harness) -> None:
     assert not (h.logs / "runs").exists()
     r = h.cli("status", "nosuchrun")
     assert r.code == 2 and "no run 'nosuchrun'" in r.err
+
+
+def test_unreachable_warehouse_fails_the_gate_cleanly(h: Harness) -> None:
+    # another process holds DuckDB's write lock on the warehouse: opening it for the gate raises duckdb's error
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+                               "print('ready', flush=True); sys.stdin.read()", str(h.root / "wh.duckdb")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        cfg = h.config([{"name": "a", "command": job("jobkit_fake.py"), "post": "items"},
+                        {"name": "b", "depends_on": ["a"], "command": job("jobkit_fake.py")}])
+        r = h.cli("run", str(cfg))
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+    assert r.code == 1, r.err + r.out
+    assert "Traceback" not in r.err, r.err
+    assert "warehouse-unreachable" in r.out
+    run = h.run_record()
+    assert run.status == "failed" and run.exit_code == 1
+    assert h.phase("a").status == "failed" and "warehouse-unreachable" in h.phase("a").message
+    assert h.phase("b").status == "skipped"
+    with open_state(h.run_dir()) as st:
+        assert [(g.phase, g.status) for g in st.gate_results()] == [("a", "error")]
+
+
+def test_a_command_that_cannot_start_fails_the_phase_and_ends_the_run(h: Harness) -> None:
+    cfg = h.config([{"name": "a", "command": [str(h.root / "no-such-program"), "{dates_file}"]},
+                    {"name": "b", "depends_on": ["a"], "command": job("jobkit_fake.py")}])
+    r = h.cli("run", str(cfg))
+    assert r.code == 1, r.err + r.out
+    assert "Traceback" not in r.err
+    run = h.run_record()
+    assert run.status == "failed", run
+    a = h.phase("a")
+    assert a.status == "failed" and "cannot start" in a.message and a.pid is None
+    assert h.phase("b").status == "skipped"

@@ -1,32 +1,30 @@
-"""state.py, lock.py and decisions.py on their own (no subprocesses)."""
+"""state.py and lock.py on their own (no subprocesses)."""
 from __future__ import annotations
 
-import datetime as dt
-import random
+import json
+import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from backfill_orchestrator.decisions import backoff_seconds, judge_attempt, retry_dates, stall_threshold
 from backfill_orchestrator.events import Event
 from backfill_orchestrator.lock import LockHeld, acquire
-from backfill_orchestrator.process import ExitInfo
-from backfill_orchestrator.progress_formats import Progress
+from backfill_orchestrator.runmodel import EventKind, PhaseStatus, Reason
 from backfill_orchestrator.state import RunState, StateError, latest_run, list_runs, open_state, resolve_run_dir
-
-D = [dt.date(2024, 10, 22) + dt.timedelta(days=i) for i in range(6)]
 
 
 def test_state_round_trip_and_read_api(tmp_path: Path) -> None:
     run_dir = tmp_path / "logs" / "runs" / "r1"
     st = RunState.create(run_dir, "r1", "p", "/cfg.yaml", "duckdb:/x", ["a", "b"])
-    st.update_phase("a", status="running", pid=42, create_time=1.5, cmdline=["python", "job.py"], is_child=1)
+    st.update_phase("a", status="running", pid=42, create_time=1.5, cmdline=["python", "job.py"])
     st.add_event(Event("phase_started", "r1", "started", phase="a", gate=["x"]))
     st.add_progress("a", 1, done=3, total=6, ok=3, failed=0, skipped=0, records=30, rate=1.0, eta=None, line="l")
     st.close()
     with open_state(run_dir) as st:
         a = st.phase("a")
-        assert (a.status, a.pid, a.cmdline, a.is_child) == ("running", 42, ["python", "job.py"], True)
+        assert (a.status, a.pid, a.cmdline) == ("running", 42, ["python", "job.py"])
         assert st.phase("b").status == "pending"
         assert st.events()[0].body["gate"] == ["x"]
         assert st.progress_history("a")[0].done == 3
@@ -58,23 +56,112 @@ def test_lock_excludes_then_is_released(tmp_path: Path) -> None:
     other.release()
 
 
-def test_retry_dates_are_only_what_did_not_succeed() -> None:
-    crashed = Progress(done=2, ok=2, completed=False)
-    status = {D[0]: "ok", D[1]: "skipped", D[2]: "failed"}
-    assert retry_dates(D, crashed, status) == D[2:]
-    done = Progress(done=6, ok=5, failed=1, failed_dates=[D[4]], completed=True, complete_status="failed")
-    assert retry_dates(D, done, None) == [D[4]]
-    out = judge_attempt(D, done, ExitInfo(True, 1, None, 0.0), {d: "ok" for d in D if d != D[4]} | {D[4]: "failed"})
-    assert not out.ok and out.retry_dates == [D[4]] and "exit 1" in out.reason
-    ok = judge_attempt(D, Progress(done=6, ok=6, completed=True, complete_status="ok"), ExitInfo(False, None, None, 0),
-                       None)
-    assert ok.ok and ok.exit_known is False
+def test_a_programming_error_raises_as_itself_not_as_unreadable_state(tmp_path: Path) -> None:
+    st = RunState.create(tmp_path / "r1", "r1", "p", "/cfg.yaml", "duckdb:/x", ["a"])
+    with pytest.raises(sqlite3.OperationalError, match="no such column"):
+        st.update_phase("a", stauts="running")  # the misspelling a caller could make
+    assert not isinstance(sqlite3.OperationalError(), StateError)
+    st.close()
 
 
-def test_backoff_and_stall_threshold() -> None:
-    rng = random.Random(1)
-    waits = [backoff_seconds(10, n, rng) for n in (1, 2, 3)]
-    assert 5 <= waits[0] < 15 and 10 <= waits[1] < 30 and 20 <= waits[2] < 60
-    assert stall_threshold(None, []) == 600
-    assert stall_threshold(None, [100, 200, 300]) == 1000
-    assert stall_threshold(5, [100]) == 5
+def test_a_malformed_database_is_one_line_with_runbook(tmp_path: Path) -> None:
+    st = RunState.create(tmp_path, "r1", "p", "/cfg.yaml", "duckdb:/x", ["a"])
+    for i in range(200):
+        st.add_event(Event(EventKind.HEARTBEAT, "r1", "x" * 200))
+    st.close()
+    path = tmp_path / "state.sqlite"
+    data = bytearray(path.read_bytes())
+    data[4096:len(data)] = b"\xff" * (len(data) - 4096)  # every page after the first: garbage
+    path.write_bytes(bytes(data))
+    with pytest.raises(StateError) as e:
+        with open_state(tmp_path) as st:
+            st.events()
+    assert "state-unreadable" in str(e.value) and "\n" not in str(e.value)
+
+
+# the v1 DDL as the first released version wrote it (before reasons; with log_offset and is_child)
+V1_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE run (
+    id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, config_path TEXT NOT NULL, warehouse TEXT NOT NULL,
+    status TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT, exit_code INTEGER, message TEXT,
+    pid INTEGER, create_time REAL, host TEXT, options TEXT NOT NULL DEFAULT '{}',
+    stop_requested INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE phases (
+    name TEXT PRIMARY KEY, position INTEGER NOT NULL, status TEXT NOT NULL, attempt INTEGER NOT NULL DEFAULT 0,
+    tries INTEGER NOT NULL DEFAULT 0, pid INTEGER, create_time REAL, cmdline TEXT, is_child INTEGER,
+    log_path TEXT, log_offset INTEGER, log_inode INTEGER, attempt_log_start INTEGER,
+    dates_file TEXT, dates_count INTEGER, total_dates INTEGER, started_at TEXT, ended_at TEXT, exit_code INTEGER,
+    exit_known INTEGER, message TEXT, retry_at TEXT, regate INTEGER NOT NULL DEFAULT 0, restart_from TEXT,
+    updated_at TEXT);
+CREATE TABLE progress (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, phase TEXT NOT NULL, at TEXT NOT NULL, attempt INTEGER,
+    done INTEGER, total INTEGER, ok INTEGER, failed INTEGER, skipped INTEGER, records INTEGER,
+    rate REAL, eta TEXT, cpu REAL, rss INTEGER, line TEXT);
+CREATE TABLE gates (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, phase TEXT NOT NULL, kind TEXT NOT NULL, suite TEXT NOT NULL,
+    severity TEXT NOT NULL, attempt INTEGER, status TEXT NOT NULL, at TEXT NOT NULL, result TEXT NOT NULL);
+CREATE TABLE events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, kind TEXT NOT NULL, phase TEXT, message TEXT NOT NULL,
+    body TEXT NOT NULL);
+INSERT INTO meta VALUES ('schema_version', '1');
+INSERT INTO run (id, pipeline, config_path, warehouse, status, started_at, ended_at, exit_code, message, options)
+    VALUES ('old-run', 'p', '/gone/pipeline.yaml', 'duckdb:/w', 'failed', '2026-01-03T10:00:00Z',
+            '2026-01-03T11:00:00Z', 1, 'phase a: gate failed: FAIL items/v on demo.items', '{}');
+INSERT INTO phases (name, position, status, attempt, tries, pid, is_child, log_offset, total_dates, started_at,
+                    ended_at, exit_code, exit_known, message)
+    VALUES ('a', 0, 'failed', 1, 1, 4242, 1, 9000, 10, '2026-01-03T10:00:00Z', '2026-01-03T10:50:00Z', 0, 1,
+            'gate failed: FAIL items/v on demo.items'),
+           ('b', 1, 'skipped', 0, 0, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, 'not started: a failed');
+INSERT INTO progress (phase, at, attempt, done, total, ok, failed, skipped, records, rate, line)
+    VALUES ('a', '2026-01-03T10:50:00Z', 1, 10, 10, 10, 0, 0, 1234, 0.2, 'phase=a 10/10 days');
+INSERT INTO gates (phase, kind, suite, severity, attempt, status, at, result)
+    VALUES ('a', 'post', 'items', 'critical', 1, 'fail', '2026-01-03T10:55:00Z', '{"error": "FAIL items/v"}');
+INSERT INTO events (at, kind, phase, message, body) VALUES
+    ('2026-01-03T10:55:00Z', 'phase_failed', 'a', 'phase a: gate failed',
+     '{"kind": "phase_failed", "runbook": "gate_failed", "gate": ["FAIL items/v"]}'),
+    ('2026-01-03T10:55:01Z', 'phase_skipped', 'b', 'phase b skipped: not started: a failed',
+     '{"kind": "phase_skipped"}');
+"""
+
+
+def test_a_v1_state_is_migrated_and_stays_readable_by_status_and_report(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from backfill_orchestrator.cli import cli
+
+    run_dir = tmp_path / "logs" / "runs" / "old-run"
+    run_dir.mkdir(parents=True)
+    con = sqlite3.connect(run_dir / "state.sqlite")
+    con.executescript(V1_SCHEMA)
+    con.close()
+    runner = CliRunner()
+    r = runner.invoke(cli, ["status", str(run_dir), "--json"])
+    assert r.exit_code == 0, r.output
+    status = json.loads(r.output)
+    assert [p["name"] for p in status["phases"]] == ["a", "b"]
+    r = runner.invoke(cli, ["report", str(run_dir), "--format", "md"])
+    assert r.exit_code == 0, r.output
+    assert "gate failed" in r.output
+    with open_state(run_dir) as st:
+        assert st.schema_version() == 2
+        a, b = st.phases()
+        assert (a.status, a.reason, b.status, b.reason) == (PhaseStatus.FAILED, Reason.GATE_FAILED,
+                                                            PhaseStatus.SKIPPED, Reason.NOT_STARTED)
+        assert [e.reason for e in st.events()] == [Reason.GATE_FAILED, None]
+        assert st.progress_history("a")[0].records == 1234
+    con = sqlite3.connect(run_dir / "state.sqlite")
+    columns = {r[1] for r in con.execute("PRAGMA table_info(phases)")}
+    con.close()
+    assert "reason" in columns and not {"is_child", "log_offset"} & columns
+
+
+def test_the_lock_excludes_under_contention(tmp_path: Path) -> None:
+    # release() unlinks the file: a contender that opened the old file just before must not hold a lock on it
+    script = Path(__file__).parent / "jobs" / "lock_stress.py"
+    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path / "logs"), str(tmp_path / "inside"), "3000"],
+                              stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    outs = [p.communicate(timeout=120)[0] for p in procs]
+    assert all(p.returncode == 0 for p in procs), outs
+    assert sum(int(o.split("held ")[1]) for o in outs) > 0
+    assert not any("OVERLAP" in o for o in outs), outs

@@ -12,7 +12,7 @@ from ..errors import UsageError
 from ..orchestrator import Orchestrator, RunOptions
 from ..state import open_state, resolve_run_dir
 from .options import logs_dir_option
-from .run_cmd import _done
+from .run_cmd import _done, ignore_hangup
 
 
 @click.command("stop")
@@ -48,6 +48,7 @@ def restart_cmd(phase: str, from_date: str | None, run: str | None, logs_dir: st
     orch = Orchestrator.for_resume(run_dir, RunOptions())
     orch.config.phase(phase)  # a typo is a usage error naming the phases
     deps = {p.name: p.depends_on for p in orch.config.phases}
+    ignore_hangup()
     # reset under the run's lock: a restart refused because another run holds it changes nothing
     _done(orch.resume(before=lambda: prepare_restart(run_dir, phase, since, deps)))
 

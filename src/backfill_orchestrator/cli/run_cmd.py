@@ -1,14 +1,23 @@
 """`backfill run` and `backfill resume`: drive a pipeline's phases (or continue a run after the orchestrator died)."""
 from __future__ import annotations
 
+import signal
+
 import click
 
+from ..commands import parse_adopt
 from ..config import load_config
-from ..orchestrator import Orchestrator, RunOptions, RunResult, parse_adopt
+from ..orchestrator import Orchestrator, RunOptions, RunResult
 from ..orchestrator import dry_run as plan_dry_run
 from ..plan import make_plan
 from ..state import resolve_run_dir
 from .options import DEFAULT_CONFIG, logs_dir_option
+
+
+def ignore_hangup() -> None:
+    """Closing the terminal of a `nohup`-less run must not end it: this process lives for the run alone, so the
+    handler is set here, at the edge, and not by the library."""
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
 
 def _done(result: RunResult) -> None:
@@ -45,8 +54,9 @@ def run_cmd(config: str, adopt: tuple[str, ...], dry_run: bool, stop_phases_on_e
         return
     orch = Orchestrator.new_run(cfg, opts)
     orch.check()  # gates' suites, --only, --adopt: refused before anything is printed or started
-    click.echo(make_plan(cfg).text())
-    _done(orch.run())
+    ignore_hangup()
+    # the plan is printed once the lock is held: a run refused by the lock prints only the refusal
+    _done(orch.run(on_locked=lambda: click.echo(make_plan(cfg).text())))
 
 
 @click.command("resume")
@@ -63,4 +73,6 @@ def resume_cmd(run: str | None, logs_dir: str, stop_phases_on_exit: bool) -> Non
       backfill resume 20260103T143500Z-ab12
     """
     run_dir = resolve_run_dir(logs_dir, run)
-    _done(Orchestrator.for_resume(run_dir, RunOptions(stop_phases_on_exit=stop_phases_on_exit)).resume())
+    orch = Orchestrator.for_resume(run_dir, RunOptions(stop_phases_on_exit=stop_phases_on_exit))
+    ignore_hangup()
+    _done(orch.resume())

@@ -34,15 +34,16 @@ _LAST = ("Walker Johnson Williams Brown Jones Miller Davis Wilson Moore Taylor T
          "Reed Bailey Bell Howard Ward Cox Richardson Wood Watson Brooks Bennett Gray Hughes Price Sanders").split()
 
 ROSTER = 14
+BURN_IN = 3
 # Effect sizes (docs/sample-data.md lists each with its public reference figure)
 HOME_MAKE = 0.005  # home side's make probabilities x (1 + this), away x (1 - this)
 HOME_FT = 0.03  # home side's free-throw trips x (1 + this), away x (1 - this)
 B2B_MAKE = 0.985  # second night of a back-to-back: make probabilities x this
 B2B_MINUTES = 0.95  # ... and minutes of players with a 30+ minute role x this
 B2B_REST = 0.06  # ... and the chance such a player sits out ("load management")
-DEFENSE_SD = 0.022  # team defence: opponent make probabilities x (1 - d), d ~ N(0, this) per team-season
+DEFENSE_SD = 0.03  # team defence: opponent make probabilities x (1 - d), d ~ N(0, this) per team-season
 OFFENSE_SD = 0.015  # team offence (system, coaching): own make probabilities x (1 + o)
-PACE_SD = 1.8  # team pace (possessions per 48) ~ N(season pace, this)
+PACE_SD = 3.0  # team pace (possessions per 48) ~ N(season pace, this)
 GAME_PACE_SD = 3.0  # game possessions ~ N(mean of both teams' pace, this)
 GAME_SHOOTING_SD = 0.025  # a team's shooting night: make probabilities x N(1, this)
 FORM_RHO, FORM_SD = 0.97, 0.012  # a player's usage form: AR(1) per game played, stationary sd ~ 5%
@@ -101,7 +102,7 @@ def _new_player(rng: random.Random, n: int, slot: int | None = None) -> Player:
     if slot is None:
         role, usage, age = rng.gauss(13, 6), rng.gauss(0.17, 0.03), rng.uniform(19, 23)
     else:
-        role = rng.gauss(34, 2.0) if slot == 0 else rng.gauss(31, 2.5) if slot < 5 else \
+        role = rng.gauss(35, 1.5) if slot == 0 else rng.gauss(31, 2.5) if slot < 5 else \
             rng.gauss(21, 3.5) if slot < 9 else rng.gauss(9, 4)
         usage = rng.gauss(0.30, 0.035) if slot == 0 else rng.gauss(0.19, 0.035)
         age = rng.uniform(21, 34)
@@ -124,9 +125,9 @@ def _new_player(rng: random.Random, n: int, slot: int | None = None) -> Player:
 def _age(rng: random.Random, p: Player) -> Player:
     """One off-season: young players grow, veterans decline, everyone moves a little."""
     grow = 0.06 if p.age < 24 else 0.02 if p.age < 28 else -0.01 if p.age < 31 else -0.06
-    role_step = 1.5 if p.age < 24 else 0.5 if p.age < 29 else -1.0 if p.age < 32 else -3.0
+    role_step = 1.0 if p.age < 24 else 0.5 if p.age < 29 else -1.0 if p.age < 32 else -3.0
     return replace(p, age=p.age + 1, usage=_clip(p.usage * math.exp(rng.gauss(grow, 0.07)), 0.1, 0.37),
-                   role=_clip(p.role + rng.gauss(role_step, 3.0), 3, 37.5),
+                   role=_clip(p.role + rng.gauss(role_step, 2.0), 3, 37.5),
                    fg3_pct=_clip(p.fg3_pct + rng.gauss(0, 0.012), 0.28, 0.43),
                    paint_pct=_clip(p.paint_pct + rng.gauss(0, 0.01), 0.45, 0.72))
 
@@ -139,7 +140,8 @@ def make_rosters(calendar: Calendar, seed: int) -> dict[str, dict[str, list[Play
     counter = 0
     out: dict[str, dict[str, list[Player]]] = {}
     prev: dict[str, list[Player]] = {}
-    for s in calendar.seasons:
+    # three off-seasons run before the first season, so it starts from a league already shaped by careers
+    for name in [""] * BURN_IN + [s.name for s in calendar.seasons]:
         cur: dict[str, list[Player]] = {}
         pool: list[Player] = []
         for team in TEAMS:
@@ -179,7 +181,8 @@ def make_rosters(calendar: Calendar, seed: int) -> dict[str, dict[str, list[Play
                 else:
                     keep.append(_new_player(rng, counter))
             del keep[ROSTER:]
-        out[s.name] = prev = cur
+        out[name] = prev = cur
+    out.pop("", None)
     return out
 
 
@@ -201,6 +204,7 @@ class TeamGameState:
 def _season_states(rng: random.Random, games: list[Game], rosters: dict[str, list[Player]],
                    deadline: dt.date, end: dt.date) -> dict[tuple[str, str], TeamGameState]:
     roster = {t: list(ps) for t, ps in rosters.items()}
+    plan = _planned_minutes(roster)
     out_for: dict[str, int] = {}
     form: dict[str, float] = {}
     role: dict[str, float] = {}
@@ -219,7 +223,7 @@ def _season_states(rng: random.Random, games: list[Game], rosters: dict[str, lis
             avail = []
             for p in roster[team]:
                 pid = p.player_id
-                r = role[pid] = ROLE_RHO * role.get(pid, p.role) + (1 - ROLE_RHO) * p.role + _noise(rng, ROLE_SD)
+                r = role[pid] = ROLE_RHO * role.get(pid, plan[pid]) + (1 - ROLE_RHO) * plan[pid] + _noise(rng, ROLE_SD)
                 if out_for.get(pid, 0) > 0:
                     out_for[pid] -= 1
                     continue
@@ -233,6 +237,20 @@ def _season_states(rng: random.Random, games: list[Game], rosters: dict[str, lis
                               p.usage * math.exp(f)))
             states[(g.game_id, team)] = TeamGameState(avail, b2b)
     return states
+
+
+# minutes a coach plans for his 1st, 2nd, ... player: a real rotation (few stars above 36, a 9-10 man rotation)
+_ROTATION = (36.0, 32.5, 31.0, 30.0, 28.5, 24.0, 21.0, 18.0, 15.0, 11.0, 8.0, 6.0, 4.0, 3.0)
+
+
+def _planned_minutes(roster: dict[str, list[Player]]) -> dict[str, float]:
+    """A player's minutes role for the season: half his own level, half the slot his team's depth chart gives
+    him, so the same player plays more on a thin team and less on a deep one."""
+    out = {}
+    for players in roster.values():
+        for rank, p in enumerate(sorted(players, key=lambda p: -p.role)):
+            out[p.player_id] = min(37.5, 0.5 * p.role + 0.5 * _ROTATION[min(rank, len(_ROTATION) - 1)])
+    return out
 
 
 def _trade_deadline(rng: random.Random, roster: dict[str, list[Player]]) -> None:

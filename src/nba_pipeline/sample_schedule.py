@@ -75,6 +75,8 @@ def regular_schedule(rng: random.Random, s: Season) -> list[tuple[dt.date, str, 
             pending[t].append(gi)
     done = [False] * len(games)
     remaining = {t: REGULAR_GAMES for t in TEAMS}
+    played = {t: 0 for t in TEAMS}
+    hosted = {t: 0 for t in TEAMS}
     last: dict[str, list[int]] = {t: [-9, -9] for t in TEAMS}  # day indexes of the team's last two games
     placed: list[tuple[int, int]] = []  # (day index, game index)
     for di, d in enumerate(days):
@@ -95,20 +97,29 @@ def regular_schedule(rng: random.Random, s: Season) -> list[tuple[dt.date, str, 
                 break
             if not free(t):
                 continue
-            best = None
+            best, best_score = None, 0.0
             for gi in pending[t]:
                 if done[gi]:
                     continue
-                o = games[gi][0] if games[gi][1] == t else games[gi][1]
-                if free(o) and (best is None or remaining[o] > remaining[best[1]]):
-                    best = (gi, o)
+                home, away = games[gi]
+                o = home if away == t else away
+                if not free(o):
+                    continue
+                # opponents with many games left and a rest day first; keep every team's home/away split even as it goes
+                score = remaining[o] - 4 * (abs(hosted[home] + 1 - played[home] / 2 - 0.5)
+                                            + abs(hosted[away] - played[away] / 2 - 0.5)) \
+                    - (3 if last[o][1] == di - 1 else 0)
+                if best is None or score > best_score:
+                    best, best_score = (gi, o), score
             if best is None:
                 continue
             gi, o = best
             done[gi] = True
+            hosted[games[gi][0]] += 1
             for x in (t, o):
                 used.add(x)
                 remaining[x] -= 1
+                played[x] += 1
                 last[x] = [last[x][1], di]
             placed.append((di, gi))
             n_today += 1

@@ -158,15 +158,21 @@ class SeasonFigures:
 
 @dataclass
 class Effects:
-    home_minus_away_points: float  # per team-game, regular season
-    back_to_back_points: float  # second night of a back-to-back minus other games, vs the team's season mean
-    weak_minus_strong_defense_points: float  # vs the third of opponents allowing most per 100 minus least
-    team_pace_sd: float  # across team-seasons
-    defensive_rating_sd: float  # points allowed per 100 possessions, across team-seasons
-    back_to_backs_per_team_season: float
-    starter_points_sd_vs_last10: float  # starters' points minus their mean over their previous 10 games
-    starter_rows_measured: int
-    season_to_season_points_corr: float  # a player's points per game in one season vs the next (20+ games each)
+    """Each in points unless named otherwise; None where the data cannot tell (e.g. one season only).
+    back_to_back: second night of a back-to-back minus other games, each vs the team's season mean;
+    weak_minus_strong_defense: vs the third of opponents allowing most per 100 possessions minus the third
+    allowing least, each vs the team's season mean; sds are across team-seasons; starter_points_sd_vs_last10:
+    root mean square of a starter's points minus his mean over his previous 10 games of the season;
+    season_to_season_points_corr: a player's points per game in one season vs the next (20+ games each)."""
+    home_minus_away_points: float | None = None
+    back_to_back_points: float | None = None
+    weak_minus_strong_defense_points: float | None = None
+    team_pace_sd: float | None = None
+    defensive_rating_sd: float | None = None
+    back_to_backs_per_team_season: float | None = None
+    starter_points_sd_vs_last10: float | None = None
+    starter_rows_measured: int = 0
+    season_to_season_points_corr: float | None = None
 
 
 @dataclass
@@ -202,13 +208,18 @@ def describe(wh: Warehouse, calendar: Calendar) -> SampleDescription:
     d = SampleDescription(span["a"], span["b"])
     if d.first_date is None:
         return d
-    ident = wh.query(IDENTITIES_SQL)[0]
-    ident.pop("team_games")
-    d.identities = {k: int(v or 0) for k, v in {**ident, **wh.query(PLAYER_IDENTITIES_SQL)[0]}.items()}
+    d.identities = identities(wh)
     player_rows = wh.query(PLAYER_SEASON_SQL)
     d.seasons = _seasons(wh, calendar, d.first_date, d.last_date, player_rows)
     d.effects = _effects(wh, calendar, player_rows)
     return d
+
+
+def identities(wh: Warehouse) -> dict[str, int]:
+    """identity -> number of team-games (player rows for the last two) that break it; all 0 on sample data."""
+    ident = wh.query(IDENTITIES_SQL)[0]
+    ident.pop("team_games")
+    return {k: int(v or 0) for k, v in {**ident, **wh.query(PLAYER_IDENTITIES_SQL)[0]}.items()}
 
 
 def _seasons(wh: Warehouse, calendar: Calendar, first: dt.date, last: dt.date,
@@ -252,10 +263,10 @@ def _effects(wh: Warehouse, calendar: Calendar, player_rows: list[dict]) -> Effe
         nxt = per.get((pid, following.get(season, "")))
         if n >= 20 and nxt and nxt[0] >= 20:
             pairs.append((points / n, nxt[1] / nxt[0]))
-    corr = statistics.correlation(*zip(*pairs)) if len(pairs) > 2 else float("nan")
+    corr = statistics.correlation(*zip(*pairs)) if len(pairs) > 2 else None
 
-    def r2(x: float | None) -> float:
-        return round(float(x), 2) if x is not None else float("nan")
+    def r2(x: float | None) -> float | None:  # None where the data cannot tell (e.g. a range of one season)
+        return round(float(x), 2) if x is not None else None
 
     return Effects(r2(e["home_minus_away"]), r2(e["back_to_back"]), r2(e["weak_minus_strong_defense"]),
                    r2(e["team_pace_sd"]), r2(e["def_rating_sd"]), r2(e["back_to_backs_per_team_season"]),

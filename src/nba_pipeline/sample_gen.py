@@ -311,7 +311,8 @@ def _minutes(rng: random.Random, state: TeamGameState, overtime: int) -> list[tu
     listed = sorted(state.players, key=lambda x: -x[1])[:rng.choice((10, 11, 11, 12))]
     rotation = rng.choice((9, 10))
     total = 4 * (240 + 25 * overtime)  # quarter minutes: sums stay exact in binary floating point
-    garbage = [rng.choice((0, 0, 2, 3, 4, 6)) * 4 if i >= rotation else 0 for i in range(len(listed))]
+    # beyond the rotation: half sit the whole game (DNP), half get 2-8 minutes of garbage time
+    garbage = [rng.randrange(8, 33) if i >= rotation and rng.random() < 0.5 else 0 for i in range(len(listed))]
     target = [4 * r * (1 + _noise(rng, 0.1)) * (1 + overtime * 25 / 240) if i < rotation else 0.0
               for i, (_, r, _) in enumerate(listed)]
     gap = total - sum(garbage) - sum(target)
@@ -324,8 +325,9 @@ def _minutes(rng: random.Random, state: TeamGameState, overtime: int) -> list[tu
         cut = [-gap * r / sum(room) for r in room]
         target = [t - c for t, c in zip(target, cut)] if all(c <= t for t, c in zip(target, cut)) else \
             [t * (total - sum(garbage)) / sum(target) for t in target]
-    alloc = [min(cap, int(t)) + g for t, g in zip(target, garbage)]
-    order = sorted(range(len(listed)), key=lambda i: alloc[i] - target[i] - garbage[i])
+    # under two minutes planned: he does not get in (no 0:15 cameos, whose usage rates run to the hundreds)
+    alloc = [(min(cap, int(t)) if t >= 8 else 0) + g for t, g in zip(target, garbage)]
+    order = sorted((i for i in range(len(listed)) if target[i] >= 8), key=lambda i: alloc[i] - target[i])
     k = 0
     while sum(alloc) < total:  # hand out the rounding remainder, largest fractions first, never above the cap
         i = order[k % len(order)]
@@ -338,7 +340,7 @@ def _minutes(rng: random.Random, state: TeamGameState, overtime: int) -> list[tu
 def _box(rng: random.Random, g: Game, states: dict[tuple[str, str], TeamGameState],
          ratings: dict[str, TeamSeason], league: tuple[float, float], out: SeasonData) -> None:
     league_pace, league_eff = league
-    has_zones = rng.random() < 0.45
+    has_zones = rng.random() < 0.5  # games with play-by-play; the zone coverage checks expect 40%+ of rows
     team_minutes = 240 + 25 * g.overtime
     possessions = (ratings[g.home].pace + ratings[g.away].pace) / 2 + rng.gauss(0, GAME_PACE_SD)
     possessions *= team_minutes / 240

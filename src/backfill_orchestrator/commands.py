@@ -59,7 +59,13 @@ def fill_command(config: PipelineConfig, phase: Phase, run_dir: Path, dates: lis
     return [re.sub(r"\{([a-z_]+)\}", lambda m: values.get(m.group(1), m.group(0)), arg) for arg in phase.command]
 
 
-def checkpoint_path(config: PipelineConfig, phase: Phase, run_dir: Path) -> Path:
+def checkpoint_path(config: PipelineConfig, phase: Phase, run_dir: Path, rerun: int = 0) -> Path:
+    """The {checkpoint} placeholder. Normally one per pipeline and phase, kept across runs, so that a new run
+    resumes where the last one stopped. An explicit re-run (`backfill restart`, number `rerun` of this phase in
+    this run) gets a fresh file in the run directory instead: it must process every date it names, whatever the
+    shared checkpoint says, while its own retries and resumes still skip what it has already done."""
+    if rerun:
+        return (run_dir / "checkpoints" / f"{phase.name}.rerun-{rerun}.json").resolve()
     if phase.checkpoint:
         return Path(phase.checkpoint.replace("{run_dir}", str(run_dir)).replace("{phase}", phase.name))
     return (config.logs_dir / "checkpoints" / config.pipeline / f"{phase.name}.json").resolve()

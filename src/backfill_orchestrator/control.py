@@ -2,7 +2,7 @@
 
     stop_run(run_dir, grace=10) -> StopReport      # the driving orchestrator stops the phase itself if alive;
                                                    # otherwise the phase groups are stopped here (TERM, grace, KILL)
-    prepare_restart(run_dir, phase, from_date)     # marks the phase (and re-gates its dependents); then resume
+    prepare_restart(run_dir, phase, from_date)     # marks the phase and its dependents to re-run; then resume
     follow_log(path, out, until=callable)          # `backfill logs -f`
 
 Processes are only ever signalled after their PID, create time and command line were checked against the state.
@@ -21,7 +21,7 @@ from . import process
 from .errors import UsageError
 from .events import Event
 from .process import AdoptRefused, ProcessHandle
-from .runmodel import PHASE_ACTIVE, PHASE_PROCESS_STATES, PHASE_SUCCEEDED, RUN_ACTIVE, EventKind, PhaseStatus, \
+from .runmodel import PHASE_ACTIVE, PHASE_PROCESS_STATES, RUN_ACTIVE, EventKind, PhaseStatus, \
     Reason, RunStatus
 from .state import PhaseRecord, RunRecord, RunState, now_iso, open_state
 
@@ -116,8 +116,8 @@ def dependents(st: RunState, names: list[str], deps: dict[str, tuple[str, ...]])
 
 def prepare_restart(run_dir: Path, phase: str, from_date: dt.date | None,
                     deps: dict[str, tuple[str, ...]]) -> list[str]:
-    """Reset `phase` to run again (only its dates >= from_date); dependents that passed are re-gated, others
-    run again. Refuses while the run's orchestrator or the phase's process is alive (never two copies)."""
+    """Reset `phase` to run again (only its dates >= from_date, with a fresh checkpoint), and its dependents to
+    re-run from the same date. Refuses while the run's orchestrator or the phase's process is alive (never two copies)."""
     with open_state(run_dir) as st:
         run = st.run()
         st.phase(phase)  # an unknown phase is a one-line error before anything changes
@@ -130,20 +130,21 @@ def prepare_restart(run_dir: Path, phase: str, from_date: dt.date | None,
             if phase_process(d) is not None:
                 raise UsageError(f"phase {name} is still running as PID {d.pid}; stop it first: "
                                  f"backfill stop {run.id}")
-        st.update_phase(phase, status=PhaseStatus.PENDING, tries=0, pid=None, create_time=None, regate=0,
-                        restart_from=from_date.isoformat() if from_date else None, exit_code=None, exit_known=None,
-                        ended_at=None, message=f"restarted{f' from {from_date}' if from_date else ''}", reason=None)
+        since = from_date.isoformat() if from_date else None
+        st.update_phase(phase, status=PhaseStatus.PENDING, tries=0, pid=None, create_time=None, restart_from=since,
+                        rerun=st.phase(phase).rerun + 1, exit_code=None, exit_known=None, ended_at=None,
+                        message=f"restarted{f' from {from_date}' if from_date else ''}", reason=None)
+        # Dependents read what the phase writes: once it has re-run, their rows from the same date on are stale
+        # (a re-gate alone would pass on the old values). They re-run from that date too, each with a fresh
+        # checkpoint: the shared one may say "done" for rows an earlier run wrote from the old upstream values.
         for name in downstream:
             d = st.phase(name)
-            if d.status in PHASE_SUCCEEDED:
-                st.update_phase(name, status=PhaseStatus.PENDING, regate=1, message="re-gate after upstream restart",
-                                reason=None)
-            elif d.status != PhaseStatus.PENDING:
-                st.update_phase(name, status=PhaseStatus.PENDING, regate=0, tries=0, pid=None, create_time=None,
-                                message="run again after upstream restart", reason=None)
+            st.update_phase(name, status=PhaseStatus.PENDING, tries=0, pid=None, create_time=None,
+                            restart_from=since, rerun=d.rerun + 1, exit_code=None, exit_known=None,
+                            ended_at=None, message=f"re-run after upstream {phase} restarted", reason=None)
         st.update_run(status=RunStatus.RUNNING, ended_at=None, exit_code=None, stop_requested=0, reason=None)
         st.add_event(Event(EventKind.PHASE_RESTARTED, run.id, f"phase {phase} restarted"
-                           f"{f' from {from_date}' if from_date else ''}; re-gated: {', '.join(downstream) or 'none'}",
+                           f"{f' from {from_date}' if from_date else ''}; dependents re-run: {', '.join(downstream) or 'none'}",
                            phase=phase))
         return downstream
 

@@ -111,10 +111,7 @@ class PhaseRunner:
                            reason=Reason.NO_DATES)
             return
         self.st.update_phase(self.name, total_dates=len(dates), started_at=rec.started_at or now_iso())
-        if rec.regate:
-            self.st.update_phase(self.name, status=PhaseStatus.VALIDATING,
-                                 message="re-gated after an upstream restart")
-        elif self.phase.preflight:
+        if self.phase.preflight:
             self.st.update_phase(self.name, status=PhaseStatus.PREFLIGHT)
         else:
             self._launch(dates, dates_file_path(self.phase, self.ctx.run_dir), tries=1, attempt=rec.attempt + 1)
@@ -134,8 +131,10 @@ class PhaseRunner:
         log = phase_log_path(self.phase, ctx.run_dir).resolve()
         log.parent.mkdir(parents=True, exist_ok=True)
         st = log.stat() if log.exists() else None
+        # an explicit re-run (restart) gets a checkpoint of its own: the shared one would say "already done"
+        rerun = self.st.phase(self.name).rerun
         argv = fill_command(ctx.config, self.phase, ctx.run_dir, dates, dates_file,
-                            checkpoint_path(ctx.config, self.phase, ctx.run_dir))
+                            checkpoint_path(ctx.config, self.phase, ctx.run_dir, rerun))
         # the intent first: a crash after this line is found again by the environment marker
         self.st.update_phase(self.name, status=PhaseStatus.RUNNING, attempt=attempt, tries=tries, pid=None,
                              create_time=None, cmdline=argv, log_path=str(log),
@@ -319,18 +318,17 @@ class PhaseRunner:
         last = self.st.last_progress(self.name)
         progress_text = last.line if last else None
         if d.status == "pass":
-            self.st.update_phase(self.name, status=PhaseStatus.PASSED, regate=0, ended_at=now_iso(),
+            self.st.update_phase(self.name, status=PhaseStatus.PASSED, ended_at=now_iso(),
                                  message=f"gate passed{unknown}", reason=None)
             ctx.event(EventKind.PHASE_PASSED, f"phase {self.name} passed its gate{unknown}", phase=self.name,
                       progress=progress_text)
         elif d.status == "warn":
-            self.st.update_phase(self.name, status=PhaseStatus.WARNED, regate=0, ended_at=now_iso(),
+            self.st.update_phase(self.name, status=PhaseStatus.WARNED, ended_at=now_iso(),
                                  message=f"gate warned: {d.lines[0]}{unknown}", reason=None)
             ctx.event(EventKind.PHASE_WARNED, f"phase {self.name} passed with warnings{unknown}", phase=self.name,
                       gate=d.lines, progress=progress_text)
         else:
             msg = f"gate failed: {d.blocking[0] if d.blocking else d.lines[0]}"
-            self.st.update_phase(self.name, regate=0)
             self._fail(msg, Reason.GATE_FAILED, f"phase {self.name}: {msg}; dependents will not start",
                        gate=d.lines, log_path=rec.log_path, progress=progress_text)
 

@@ -56,7 +56,7 @@ CREATE TABLE IF NOT EXISTS phases (
     tries INTEGER NOT NULL DEFAULT 0, pid INTEGER, create_time REAL, cmdline TEXT,
     log_path TEXT, log_inode INTEGER, attempt_log_start INTEGER,
     dates_file TEXT, dates_count INTEGER, total_dates INTEGER, started_at TEXT, ended_at TEXT, exit_code INTEGER,
-    exit_known INTEGER, message TEXT, retry_at TEXT, regate INTEGER NOT NULL DEFAULT 0, restart_from TEXT,
+    exit_known INTEGER, message TEXT, retry_at TEXT, rerun INTEGER NOT NULL DEFAULT 0, restart_from TEXT,
     updated_at TEXT, reason TEXT);
 CREATE TABLE IF NOT EXISTS progress (
     id INTEGER PRIMARY KEY AUTOINCREMENT, phase TEXT NOT NULL, at TEXT NOT NULL, attempt INTEGER,
@@ -80,6 +80,8 @@ ALTER TABLE phases ADD COLUMN reason TEXT;
 ALTER TABLE events ADD COLUMN reason TEXT;
 ALTER TABLE phases DROP COLUMN is_child;
 ALTER TABLE phases DROP COLUMN log_offset;
+ALTER TABLE phases DROP COLUMN regate;
+ALTER TABLE phases ADD COLUMN rerun INTEGER NOT NULL DEFAULT 0;
 UPDATE phases SET reason = CASE
     WHEN status = 'skipped' AND message LIKE 'not started:%on_warn: stop' THEN 'on_warn_stop'
     WHEN status = 'skipped' AND message LIKE 'not started:%' THEN 'not_started'
@@ -153,7 +155,7 @@ class PhaseRecord:
     exit_known: bool | None  # False for adopted processes: the report says "exit code unknown"
     message: str | None
     retry_at: str | None
-    regate: bool  # after `restart` of an upstream phase: only re-run the gate
+    rerun: int  # explicit re-runs of this phase in this run (`restart`): each one gets a fresh checkpoint
     restart_from: str | None
     updated_at: str | None
     reason: Reason | None = None  # why it ended the way it did (or was skipped)
@@ -398,7 +400,6 @@ def _phase(row: tuple) -> PhaseRecord:
     d["reason"] = _reason(d["reason"])
     d["cmdline"] = json.loads(d["cmdline"]) if d["cmdline"] else None
     d["exit_known"] = None if d["exit_known"] is None else bool(d["exit_known"])
-    d["regate"] = bool(d["regate"])
     return PhaseRecord(**d)
 
 

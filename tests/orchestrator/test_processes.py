@@ -118,7 +118,7 @@ def test_stale_lock_is_taken_over_with_a_warning(h: Harness, monkeypatch) -> Non
     assert not path.exists()  # released at the end
 
 
-def test_restart_from_reruns_those_dates_and_regates_dependents(h: Harness) -> None:
+def test_restart_from_reruns_those_dates_and_the_dependents_from_there(h: Harness) -> None:
     cfg = h.config([{"name": "a", "command": job("jobkit_fake.py"), "post": "items"},
                     {"name": "b", "depends_on": ["a"], "command": job("jobkit_fake.py"), "post": "items"}])
     assert h.cli("run", str(cfg)).code == 0
@@ -126,12 +126,16 @@ def test_restart_from_reruns_those_dates_and_regates_dependents(h: Harness) -> N
     r = h.cli("restart", "a", "--from", "2024-10-28", "--run", run_dir.name)
     assert r.code == 0, r.err + r.out
     a, b = h.phase("a", run_dir), h.phase("b", run_dir)
-    assert (a.status, a.attempt, b.status, b.attempt) == ("passed", 2, "passed", 1)  # b: gated, not relaunched
-    assert [d.isoformat() for d in read_date_file(a.dates_file)] == ["2024-10-28", "2024-10-29", "2024-10-30",
-                                                                     "2024-10-31"]
+    # b read what a wrote: it is re-run from the same date, not only re-gated on its old rows
+    assert (a.status, a.attempt, a.rerun, b.status, b.attempt, b.rerun) == ("passed", 2, 1, "passed", 2, 1)
+    for rec in (a, b):
+        assert [d.isoformat() for d in read_date_file(rec.dates_file)] == ["2024-10-28", "2024-10-29",
+                                                                           "2024-10-30", "2024-10-31"]
     with open_state(run_dir) as st:
         assert [g.kind for g in st.gate_results("b")] == ["post", "post"]
-    assert h.log_lines(b.log_path, "[jobkit] START") == 1
+        restarted = [e.message for e in st.events() if e.kind == "phase_restarted"]
+    assert h.log_lines(b.log_path, "[jobkit] START") == 2
+    assert restarted == ["phase a restarted from 2024-10-28; dependents re-run: b"]
 
 
 def test_sigterm_records_and_leaves_the_phase_running(h: Harness, tmp_path: Path) -> None:

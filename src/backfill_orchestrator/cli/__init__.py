@@ -60,7 +60,7 @@ SHORT_HELP: dict[str, str] = {
     "stop": "Stop RUN (default: the latest): SIGTERM each running phase's process group, wait, SIGKILL; state "
             "`stopped`.",
     "restart": "Run PHASE of a finished or stopped run again (optionally only from DATE), then continue the run; "
-               "phases downstream that had passed are re-gated, the others run again.",
+               "every date named is processed again whatever the checkpoint says; downstream phases re-run from DATE.",
     "logs": "Print RUN's orchestrator.log, or PHASE's log (default: the latest run).",
 }
 

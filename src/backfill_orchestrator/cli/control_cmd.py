@@ -36,8 +36,9 @@ def stop_cmd(run: str | None, logs_dir: str, grace: float) -> None:
 @click.option("--run", "run", metavar="RUN", help="Run id or directory (default: the latest).")
 @logs_dir_option
 def restart_cmd(phase: str, from_date: str | None, run: str | None, logs_dir: str) -> None:
-    """Run PHASE of a finished or stopped run again (optionally only from DATE), then continue the run; phases
-    downstream that had passed are re-gated, the others run again.
+    """Run PHASE of a finished or stopped run again (optionally only from DATE), then continue the run. Every
+    date named is processed again whatever the checkpoint says, and the phases downstream re-run from the same
+    date (their rows were computed from the old values).
 
     \b
     Example:

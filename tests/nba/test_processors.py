@@ -1,7 +1,9 @@
 """The three processors on DuckDB and on BigQuery (emulator): usage_rate by hand, overtime, shot zones,
-the bootstrap rule at season boundaries, no look-ahead, and dropped team box scores."""
+windows over played games (recomputed by hand, DNPs in between), the bootstrap rule at season boundaries,
+no look-ahead (also with a game loaded twice and two games on one day), and dropped team box scores."""
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 from collections import defaultdict
 
@@ -9,9 +11,10 @@ import pytest
 
 from backfill_orchestrator.warehouse import Warehouse
 from nba_pipeline.build import build_all
+from nba_pipeline.jobkit import JobContext, run_dates
 from nba_pipeline.player_composite_factors import PlayerCompositeFactors
 from nba_pipeline.sample_data import Faults, write_sample
-from nba_pipeline.tables import COMPOSITE, PLAYER_GAME, RAW, SCHEDULE, TEAM_BOX, TEAM_OFFENSE, PLAYER_BOX, SHOT_ZONES
+from nba_pipeline.tables import COMPOSITE, DERIVED, PLAYER_GAME, RAW, SCHEDULE, TEAM_BOX, TEAM_OFFENSE, PLAYER_BOX, SHOT_ZONES
 
 from nba_jobhelp import check_format, run_job, warehouse_url
 
@@ -83,23 +86,48 @@ def test_reruns_leave_one_copy(wh: Warehouse) -> None:
     assert dup == []
 
 
-def _composite_expectations(wh: Warehouse, day: dt.date) -> dict[str, dict]:
-    """Factors for `day` computed in Python from player_game_summary (same season, strictly earlier games)."""
-    season_start = D(2024, 10, 22)
+FACTOR_KEYS = ("games_prior", "points_avg_last_5", "points_avg_last_10", "minutes_avg_last_5", "minutes_avg_last_10",
+               "usage_avg_last_5", "usage_avg_last_10", "usage_trend", "rest_days", "back_to_back")
+
+
+def _mean(xs: list) -> float | None:
+    xs = [x for x in xs if x is not None]
+    return sum(xs) / len(xs) if xs else None
+
+
+def _factors_by_hand(prior: list[dict], day: dt.date) -> dict:
+    """The documented rule: only PLAYED games (minutes > 0) strictly before `day` count, for every factor."""
+    played = [g for g in prior if g["game_date"] < day and (g["minutes_played"] or 0) > 0]
+    last5, last10 = played[-5:], played[-10:]
+    u5, u10 = _mean([g["usage_rate"] for g in last5]), _mean([g["usage_rate"] for g in last10])
+    rest = (day - played[-1]["game_date"]).days - 1 if played else None
+    return {"games_prior": len(played),
+            "points_avg_last_5": _mean([g["points"] for g in last5]),
+            "points_avg_last_10": _mean([g["points"] for g in last10]),
+            "minutes_avg_last_5": _mean([g["minutes_played"] for g in last5]),
+            "minutes_avg_last_10": _mean([g["minutes_played"] for g in last10]),
+            "usage_avg_last_5": u5, "usage_avg_last_10": u10,
+            "usage_trend": None if u5 is None or u10 is None else u5 - u10,
+            "rest_days": rest, "back_to_back": rest == 0}
+
+
+def _assert_factors(got: dict, exp: dict, what: object) -> None:
+    for k in FACTOR_KEYS:
+        if exp[k] is None or isinstance(exp[k], (bool, int)):
+            assert got[k] == exp[k], (what, k, got[k], exp[k])
+        else:
+            assert got[k] == pytest.approx(exp[k]), (what, k, got[k], exp[k])
+
+
+def _composite_expectations(wh: Warehouse, day: dt.date, season_start: dt.date) -> dict[str, dict]:
+    """Factors for `day` computed in Python from player_game_summary (same season, played games before)."""
     hist = defaultdict(list)
     for r in wh.query(f"SELECT player_id, game_id, game_date, points, minutes_played, usage_rate FROM {PLAYER_GAME} "
-                      "WHERE game_date >= @s AND game_date < @d ORDER BY game_date, game_id", {"s": season_start, "d": day}):
+                      "WHERE game_date >= @s AND game_date < @d ORDER BY game_date, game_id",
+                      {"s": season_start, "d": day}):
         hist[r["player_id"]].append(r)
-    out = {}
-    for r in wh.query(f"SELECT player_id, game_date FROM {PLAYER_GAME} WHERE game_date = @d", {"d": day}):
-        prior = hist[r["player_id"]]
-        last5 = prior[-5:]
-        out[r["player_id"]] = {
-            "games_prior": len(prior),
-            "points_avg_last_5": sum(x["points"] for x in last5) / len(last5) if last5 else None,
-            "rest_days": (day - prior[-1]["game_date"]).days - 1 if prior else None,
-        }
-    return out
+    return {r["player_id"]: _factors_by_hand(hist[r["player_id"]], day)
+            for r in wh.query(f"SELECT player_id FROM {PLAYER_GAME} WHERE game_date = @d", {"d": day})}
 
 
 def test_composite_factors_no_look_ahead_and_values(wh: Warehouse) -> None:
@@ -107,28 +135,98 @@ def test_composite_factors_no_look_ahead_and_values(wh: Warehouse) -> None:
     write_sample(wh, start, end)
     build_all(wh, start, end)
     before = {r["player_id"]: r for r in wh.query(f"SELECT * FROM {COMPOSITE} WHERE game_date = @d", {"d": day})}
-    expected = _composite_expectations(wh, day)
+    expected = _composite_expectations(wh, day, start)
     assert before and set(before) == set(expected)
     for pid, exp in expected.items():
-        got = before[pid]
-        assert got["games_prior"] == exp["games_prior"]
-        assert got["rest_days"] == exp["rest_days"]
-        assert got["back_to_back"] == (exp["rest_days"] == 0)
-        if exp["points_avg_last_5"] is None:
-            assert got["points_avg_last_5"] is None
-        else:
-            assert got["points_avg_last_5"] == pytest.approx(exp["points_avg_last_5"])
+        _assert_factors(before[pid], exp, pid)
+    # the rule is exercised: some players of the day sat out a game between games they played
+    dnp_between = wh.query(
+        f"SELECT COUNT(DISTINCT d.player_id) AS n FROM {PLAYER_GAME} AS d JOIN {PLAYER_GAME} AS p "
+        "ON p.player_id = d.player_id AND p.game_date < @d "
+        "WHERE d.game_date = @d AND p.minutes_played = 0", {"d": day})[0]["n"]
+    assert dnp_between > 0
     # Change everything on and after the day, re-run the day alone: its factors must not move.
     wh.execute([(f"UPDATE {PLAYER_GAME} SET points = points + 50, minutes_played = 48, usage_rate = 99 "
                  "WHERE game_date >= @d", {"d": day})])
-    build = PlayerCompositeFactors()
-    from nba_pipeline.jobkit import JobContext, run_dates
-    import argparse
-    run_dates(build, JobContext(wh, False, argparse.Namespace(seasons=None, bootstrap_days=14)), [day])
+    run_dates(PlayerCompositeFactors(), JobContext(wh, False, argparse.Namespace(seasons=None, bootstrap_days=14)),
+              [day])
     after = {r["player_id"]: r for r in wh.query(f"SELECT * FROM {COMPOSITE} WHERE game_date = @d", {"d": day})}
-    keys = ["games_prior", "points_avg_last_5", "points_avg_last_10", "minutes_avg_last_10", "usage_avg_last_5",
-            "usage_trend", "rest_days", "back_to_back"]
-    assert {p: [r[k] for k in keys] for p, r in after.items()} == {p: [r[k] for k in keys] for p, r in before.items()}
+    assert {p: [r[k] for k in FACTOR_KEYS] for p, r in after.items()} == \
+        {p: [r[k] for k in FACTOR_KEYS] for p, r in before.items()}
+
+
+def _pg(game_id: str, day: dt.date, points: int, minutes: float, player: str = "P") -> dict:
+    row = {c.name: None for c in DERIVED[PLAYER_GAME]}
+    row.update(game_id=game_id, game_date=day, season="2024-25", team_id="AAA", player_id=player, player_name=player,
+               starter=True, minutes_played=minutes, points=points,
+               usage_rate=float(points) / 2 if minutes > 0 else None)
+    return row
+
+
+def _load_summary(wh: Warehouse, rows: list[dict]) -> None:
+    _load_cols(wh, PLAYER_GAME, DERIVED[PLAYER_GAME], rows)
+    games = sorted({(r["game_id"], r["game_date"]) for r in rows})
+    _load(wh, SCHEDULE, [{"game_id": g, "game_date": d, "season": "2024-25", "home_team_id": "AAA",
+                          "away_team_id": "BBB", "overtime_periods": 0, "game_type": "regular"} for g, d in games])
+
+
+def _load_cols(wh: Warehouse, table: str, cols, rows: list[dict]) -> None:
+    wh.create_table(table, cols, replace=True)
+    wh.load_rows(table, rows, cols)
+
+
+def _run_composite(wh: Warehouse, days: list[dt.date]) -> None:
+    s = run_dates(PlayerCompositeFactors(), JobContext(wh, False, argparse.Namespace(seasons=None, bootstrap_days=14)),
+                  days)
+    assert not s.failed
+
+
+def test_windows_count_played_games_only_with_dnps_in_between(wh: Warehouse) -> None:
+    # P plays 12 games with DNPs in between; every window, games_prior, rest_days and back_to_back must be
+    # over the same PLAYED games. Recomputed by hand (the documented rule) for every game, DNPs included.
+    first = D(2024, 11, 5)
+    plan = [(10, 30.0), (0, 0.0), (14, 32.0), (0, 0.0), (0, 0.0), (22, 35.0), (8, 20.0), (0, 0.0), (30, 38.0),
+            (12, 25.0), (16, 28.0), (0, 0.0), (26, 36.0), (18, 30.0), (0, 0.0), (20, 31.0), (24, 33.0)]
+    rows = [_pg(f"g{i:02d}", first + dt.timedelta(days=i if i < 8 else i + 1), pts, mins)
+            for i, (pts, mins) in enumerate(plan)]  # and a day without a game after g07
+    _load_summary(wh, rows)
+    days = sorted({r["game_date"] for r in rows})
+    _run_composite(wh, days)
+    got = {r["game_id"]: r for r in wh.query(f"SELECT * FROM {COMPOSITE}")}
+    assert set(got) == {r["game_id"] for r in rows}  # a DNP game gets a row too
+    for r in rows:
+        _assert_factors(got[r["game_id"]], _factors_by_hand(rows, r["game_date"]), r["game_id"])
+    # spelled out once: before g16 the last 5 PLAYED games are g09 g10 g12 g13 g15 (g11, g14 were DNPs)
+    g16 = got["g16"]
+    assert g16["points_avg_last_5"] == pytest.approx((12 + 16 + 26 + 18 + 20) / 5)
+    assert g16["minutes_avg_last_5"] == pytest.approx((25 + 28 + 36 + 30 + 31) / 5)
+    assert g16["usage_avg_last_5"] == pytest.approx((12 + 16 + 26 + 18 + 20) / 10)
+    assert g16["games_prior"] == 10 and g16["rest_days"] == 0 and g16["back_to_back"] is True
+    # after two DNPs in a row the rest is counted from the last game PLAYED (g02 on Nov 7 -> g05 on Nov 10)
+    assert got["g05"]["rest_days"] == 2 and got["g05"]["back_to_back"] is False
+
+
+def test_no_look_ahead_with_duplicate_and_same_day_games(wh: Warehouse) -> None:
+    # composite factors never look ahead: not at a game loaded twice, not at another game of the same day
+    games = [("g1", D(2024, 11, 5), 10), ("g2", D(2024, 11, 7), 20), ("g3", D(2024, 11, 9), 30),
+             ("g4", D(2024, 11, 10), 40), ("g5", D(2024, 11, 10), 50)]
+    rows = [_pg(g, d, p, 30.0) for g, d, p in games] + [_pg("g3", D(2024, 11, 9), 30, 30.0)]  # g3 loaded twice
+    _load_summary(wh, rows)
+    days = [D(2024, 11, 5), D(2024, 11, 7), D(2024, 11, 9), D(2024, 11, 10)]
+    for _ in range(2):  # a re-run leaves one copy too
+        _run_composite(wh, days)
+    got = wh.query(f"SELECT game_id, games_prior, points_avg_last_5, rest_days, back_to_back FROM {COMPOSITE} "
+                   "ORDER BY game_id, games_prior")
+    by_game: dict[str, list[dict]] = {}
+    for r in got:
+        by_game.setdefault(r["game_id"], []).append(r)
+    assert {g: len(v) for g, v in by_game.items()} == {"g1": 1, "g2": 1, "g3": 1, "g4": 1, "g5": 1}
+    g3, g4, g5 = by_game["g3"][0], by_game["g4"][0], by_game["g5"][0]
+    assert g3["games_prior"] == 2 and g3["points_avg_last_5"] == pytest.approx(15.0)
+    for r in (g4, g5):  # the other game of 2024-11-10 is not prior; g3 counts once
+        assert r["games_prior"] == 3, r
+        assert r["points_avg_last_5"] == pytest.approx(20.0), r
+        assert r["rest_days"] == 0 and r["back_to_back"] is True, r
 
 
 def test_bootstrap_rule_at_season_boundary(wh: Warehouse) -> None:

@@ -61,7 +61,7 @@ def test_usage_rate_by_hand_with_overtime(wh: Warehouse) -> None:
     assert team[0]["minutes"] == 265 and team[0]["overtime_periods"] == 1
     # possessions = FGA - OREB + TOV + 0.44 FTA = 90 - 10 + 12 + 8.8
     assert team[0]["possessions"] == pytest.approx(100.8)
-    assert team[0]["pace"] == pytest.approx(48 * 100.8 / 53)
+    assert team[0]["pace"] is None  # pace needs the opponent's possessions too (team B's box is missing)
     assert team[0]["offensive_rating"] == pytest.approx(100 * 120 / 100.8)
     rows = {r["player_id"]: r for r in wh.query(f"SELECT * FROM {PLAYER_GAME}")}
     # 100 * (20 + 0.44*6 + 3) * (265/5) / (40 * (90 + 0.44*20 + 12)) = 135892 / 4432
@@ -73,6 +73,43 @@ def test_usage_rate_by_hand_with_overtime(wh: Warehouse) -> None:
     assert rows["Z"]["usage_rate"] is None  # MIN = 0
     assert rows["W"]["usage_rate"] is None  # team row missing
     assert rows["Y"]["paint_attempts"] is None  # no zone data
+
+
+def _poss(r: dict) -> float:
+    return r["fg_attempts"] - r["offensive_rebounds"] + r["turnovers"] + 0.44 * r["ft_attempts"]
+
+
+def test_pace_uses_both_teams_possessions_by_hand(wh: Warehouse) -> None:
+    _hand_game(wh)  # team A: 100.8 possessions in 265 minutes (one overtime)
+    common = {"game_id": "0022400999", "game_date": D(2024, 11, 20), "season": "2024-25"}
+    wh.load_rows(TEAM_BOX, [{**common, "team_id": "BBB", "opponent_id": "AAA", "is_home": False, "minutes": 265,
+                             **_box(points=110, fg_makes=40, fg_attempts=85, three_makes=10, three_attempts=30,
+                                    ft_makes=20, ft_attempts=25, offensive_rebounds=12, turnovers=15)}],
+                 RAW[TEAM_BOX])
+    build_all(wh, D(2024, 11, 20), D(2024, 11, 20))
+    team = {r["team_id"]: r for r in wh.query(f"SELECT * FROM {TEAM_OFFENSE}")}
+    # Basketball-Reference: pace = 48 * ((Tm Poss + Opp Poss) / (2 * (Tm MP / 5)))
+    # B: 85 - 12 + 15 + 0.44 * 25 = 99.0 possessions; 48 * (100.8 + 99.0) / (2 * 53) = 90.4754...
+    assert team["BBB"]["possessions"] == pytest.approx(99.0)
+    assert team["AAA"]["pace"] == pytest.approx(48 * (100.8 + 99.0) / (2 * 265 / 5))
+    assert team["BBB"]["pace"] == team["AAA"]["pace"]
+    assert team["AAA"]["offensive_rating"] == pytest.approx(100 * 120 / 100.8)  # ORtg stays per own possession
+
+
+def test_pace_recomputed_from_raw_box_scores_and_same_for_both_teams(wh: Warehouse) -> None:
+    write_sample(wh, D(2024, 11, 1), D(2024, 11, 3))
+    build_all(wh, D(2024, 11, 1), D(2024, 11, 3))
+    raw: dict[str, list[dict]] = defaultdict(list)
+    for r in wh.query(f"SELECT * FROM {TEAM_BOX}"):
+        raw[r["game_id"]].append(r)
+    out: dict[str, list[dict]] = defaultdict(list)
+    for r in wh.query(f"SELECT game_id, team_id, pace FROM {TEAM_OFFENSE}"):
+        out[r["game_id"]].append(r)
+    assert out and set(out) == set(raw)
+    for game_id, rows in out.items():
+        a, b = raw[game_id]
+        expected = 48 * (_poss(a) + _poss(b)) / (2 * (a["minutes"] / 5))
+        assert [r["pace"] for r in rows] == pytest.approx([expected, expected]), game_id
 
 
 def test_reruns_leave_one_copy(wh: Warehouse) -> None:

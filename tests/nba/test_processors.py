@@ -9,14 +9,15 @@ from collections import defaultdict
 
 import pytest
 
+from backfill_orchestrator.dates import load_calendar
 from backfill_orchestrator.warehouse import Warehouse
 from nba_pipeline.build import build_all
-from nba_pipeline.jobkit import JobContext, run_dates
-from nba_pipeline.player_composite_factors import PlayerCompositeFactors
+from nba_pipeline.jobkit import JobContext, build_parser, run_dates
+from nba_pipeline.player_composite_factors import BOOTSTRAP_DAYS, PlayerCompositeFactors
 from nba_pipeline.sample_data import Faults, write_sample
 from nba_pipeline.tables import COMPOSITE, DERIVED, PLAYER_GAME, RAW, SCHEDULE, TEAM_BOX, TEAM_OFFENSE, PLAYER_BOX, SHOT_ZONES
 
-from nba_jobhelp import check_format, run_job, warehouse_url
+from nba_jobhelp import ROOT, check_format, run_job, warehouse_url
 
 D = dt.date
 
@@ -264,6 +265,18 @@ def test_no_look_ahead_with_duplicate_and_same_day_games(wh: Warehouse) -> None:
         assert r["games_prior"] == 3, r
         assert r["points_avg_last_5"] == pytest.approx(20.0), r
         assert r["rest_days"] == 0 and r["back_to_back"] is True, r
+
+
+def test_bootstrap_rule_first_factor_date_is_season_start_plus_14() -> None:
+    proc = PlayerCompositeFactors()
+    assert "the first factor date is season start + N" in " ".join(build_parser(proc).format_help().split())
+    season = load_calendar(ROOT / "config" / "seasons.yaml").seasons[-1]
+    first = season.start + dt.timedelta(days=BOOTSTRAP_DAYS)
+    ctx = JobContext(None, True, argparse.Namespace(seasons=None, bootstrap_days=BOOTSTRAP_DAYS),
+                     {"games": {first - dt.timedelta(days=1), first}})
+    assert proc.skip_reason(ctx, first - dt.timedelta(days=1)) == "bootstrap: first 14 days of the season"
+    assert proc.skip_reason(ctx, first) is None
+    assert proc.season_ranges(season.start, season.playoffs_end) == [(first, season.playoffs_end)]
 
 
 def test_bootstrap_rule_at_season_boundary(wh: Warehouse) -> None:

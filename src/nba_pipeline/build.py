@@ -15,7 +15,7 @@ from backfill_orchestrator.warehouse import Warehouse
 
 from . import DEFAULT_SEASONS
 from .jobkit import DateResult, JobContext, RunSummary, run_dates
-from .player_composite_factors import PlayerCompositeFactors
+from .player_composite_factors import BOOTSTRAP_DAYS, PlayerCompositeFactors
 from .player_game_summary import PlayerGameSummary
 from .sqljob import SqlDateProcessor
 from .team_offense import TeamOffense
@@ -42,7 +42,7 @@ def build_all(wh: Warehouse, start: dt.date, end: dt.date, *, workers: int = 1, 
     out = []
     for proc in processors():
         t0 = time.perf_counter()
-        ctx = JobContext(wh, False, argparse.Namespace(seasons=seasons, bootstrap_days=14))
+        ctx = JobContext(wh, False, argparse.Namespace(seasons=seasons, bootstrap_days=BOOTSTRAP_DAYS))
         if mode == "range":
             out.append(BuildResult(proc.name, proc.write_range(wh, start, end, ctx), time.perf_counter() - t0))
             continue

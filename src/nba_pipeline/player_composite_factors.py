@@ -1,13 +1,17 @@
 """Phase job: nba_precompute.player_composite_factors, per player and game, from PRIOR games only.
 
 For a game on date D the player's history is read from player_game_summary for dates in [season start, D],
-one row per player-game (a game loaded twice counts once); every window ends at `1 PRECEDING` and a game takes
-the factors of the player's first game of its day, so nothing from D itself or later enters a factor (no
-look-ahead, also with two games on one day).
-Averages over the last 5 and 10 games of the season (points, minutes, usage), games_prior, rest_days (days
-between the previous game and this one minus one: 0 = back-to-back; NULL for the first game of the season),
-back_to_back, usage_trend = usage_avg_last_5 - usage_avg_last_10.
-Bootstrap rule: dates less than --bootstrap-days (14) after the season's start are skipped ("bootstrap").
+one row per player-game (a game loaded twice counts once). Only games the player PLAYED (minutes > 0) count:
+every window, games_prior, rest_days and back_to_back are over the same played games, strictly before D (a
+game takes the factors of the player's first game of its day, so nothing from D itself or later enters a
+factor: no look-ahead, also with two games on one day). A did-not-play game still gets a row (the factors
+describe the player going into it); it is just never a "prior game" of a later one.
+Averages over the last 5 and 10 played games of the season (points, minutes, usage), games_prior (played
+games so far this season), rest_days (days between the last game played and this one minus one: 0 =
+back-to-back; NULL before the first game played), back_to_back, usage_trend = usage_avg_last_5 -
+usage_avg_last_10. docs/metrics.md has every formula.
+Bootstrap rule: the first factor date of a season is its start + --bootstrap-days (14): dates with
+(date - season start) < 14 days, i.e. the start date and the 13 days after it, are skipped ("bootstrap").
 
     python -m nba_pipeline.player_composite_factors --start-date 2024-10-22 --end-date 2025-06-22
 """
@@ -29,7 +33,8 @@ from .tables import COMPOSITE, PLAYER_GAME
 BOOTSTRAP_DAYS = 14
 
 
-def _w(frame: str) -> str:
+def _played(frame: str) -> str:
+    # windows over the player's PLAYED games of the season only (DNP rows are not in `played`)
     return f"OVER (PARTITION BY player_id ORDER BY game_date, game_id ROWS BETWEEN {frame})"
 
 
@@ -42,6 +47,11 @@ def _day_first(col: str) -> str:
 _FACTORS = ("games_prior", "points_avg_last_5", "points_avg_last_10", "minutes_avg_last_5", "minutes_avg_last_10",
             "usage_avg_last_5", "usage_avg_last_10", "prev_date")
 
+# Every player-game of the range gets a row (a DNP too: the factors describe the player going INTO the game).
+# Its factors come from the player's last PLAYED game strictly before it (`last_played`): the windows are
+# computed once along the played games (each ending at that game, inclusive), and a game looks them up by
+# the ordinal of the last played game before it, so all windows and games_prior/rest_days/back_to_back count
+# the same played games.
 SELECT_SQL = f"""
 WITH players AS (
   SELECT DISTINCT player_id FROM {PLAYER_GAME} WHERE game_date BETWEEN @start AND @end
@@ -53,22 +63,35 @@ WITH players AS (
   FROM {PLAYER_GAME} AS g JOIN players AS pl ON pl.player_id = g.player_id
   WHERE g.game_date BETWEEN @season_start AND @end
   GROUP BY g.player_id, g.game_id
-), w AS (
-  SELECT player_id, game_id, game_date, season, team_id,
-    COUNT(*) {_w("UNBOUNDED PRECEDING AND 1 PRECEDING")} AS games_prior,
-    AVG(points) {_w("5 PRECEDING AND 1 PRECEDING")} AS points_avg_last_5,
-    AVG(points) {_w("10 PRECEDING AND 1 PRECEDING")} AS points_avg_last_10,
-    AVG(minutes_played) {_w("5 PRECEDING AND 1 PRECEDING")} AS minutes_avg_last_5,
-    AVG(minutes_played) {_w("10 PRECEDING AND 1 PRECEDING")} AS minutes_avg_last_10,
-    AVG(usage_rate) {_w("5 PRECEDING AND 1 PRECEDING")} AS usage_avg_last_5,
-    AVG(usage_rate) {_w("10 PRECEDING AND 1 PRECEDING")} AS usage_avg_last_10,
-    LAG(game_date) OVER (PARTITION BY player_id ORDER BY game_date, game_id) AS prev_date
+), seq AS (
+  SELECT *, COALESCE(minutes_played > 0, FALSE) AS played,
+    ROW_NUMBER() OVER (PARTITION BY player_id ORDER BY game_date, game_id) AS ord
   FROM hist
+), played AS (
+  SELECT player_id, ord, game_date AS prev_date,
+    ROW_NUMBER() OVER (PARTITION BY player_id ORDER BY game_date, game_id) AS games_prior,
+    AVG(points) {_played("4 PRECEDING AND CURRENT ROW")} AS points_avg_last_5,
+    AVG(points) {_played("9 PRECEDING AND CURRENT ROW")} AS points_avg_last_10,
+    AVG(minutes_played) {_played("4 PRECEDING AND CURRENT ROW")} AS minutes_avg_last_5,
+    AVG(minutes_played) {_played("9 PRECEDING AND CURRENT ROW")} AS minutes_avg_last_10,
+    AVG(usage_rate) {_played("4 PRECEDING AND CURRENT ROW")} AS usage_avg_last_5,
+    AVG(usage_rate) {_played("9 PRECEDING AND CURRENT ROW")} AS usage_avg_last_10
+  FROM seq WHERE played
+), last_played AS (
+  SELECT player_id, game_id, game_date, season, team_id,
+    MAX(IF(played, ord, NULL)) OVER (PARTITION BY player_id ORDER BY ord
+                                     ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_ord
+  FROM seq
+), w AS (
+  SELECT l.player_id, l.game_id, l.game_date, l.season, l.team_id, COALESCE(p.games_prior, 0) AS games_prior,
+    p.points_avg_last_5, p.points_avg_last_10, p.minutes_avg_last_5, p.minutes_avg_last_10,
+    p.usage_avg_last_5, p.usage_avg_last_10, p.prev_date
+  FROM last_played AS l LEFT JOIN played AS p ON p.player_id = l.player_id AND p.ord = l.prev_ord
+  WHERE l.game_date BETWEEN @start AND @end
 ), d AS (
   SELECT player_id, game_id, game_date, season, team_id,
     {", ".join(_day_first(c) for c in _FACTORS)}
   FROM w
-  WHERE game_date BETWEEN @start AND @end
 )
 SELECT player_id, game_id, game_date, season, team_id, games_prior,
   points_avg_last_5, points_avg_last_10, minutes_avg_last_5, minutes_avg_last_10,
@@ -94,7 +117,8 @@ class PlayerCompositeFactors(SqlDateProcessor):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--seasons", default=str(DEFAULT_SEASONS), help="season calendar YAML")
         parser.add_argument("--bootstrap-days", type=int, default=BOOTSTRAP_DAYS,
-                            help="skip dates this many days after a season's start (default 14)")
+                            help="skip each season's first N days: the first factor date is season start + N "
+                                 "(default 14)")
 
     def extra_argv(self, args: argparse.Namespace) -> list[str]:
         return ["--seasons", str(args.seasons), "--bootstrap-days", str(args.bootstrap_days)]

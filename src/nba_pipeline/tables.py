@@ -59,5 +59,97 @@ DERIVED: dict[str, tuple[Column, ...]] = {
 }
 
 
+_PLAYED = "over the player's last {n} PLAYED games (minutes > 0) of the season before this game's date"
+
+# One line per derived column: what it means and how it is computed (docs/metrics.md has the sources).
+DESCRIPTIONS: dict[str, dict[str, str]] = {
+    TEAM_OFFENSE: {
+        "game_id": "game (natural key with team_id)",
+        "game_date": "date of the game",
+        "season": "season name, e.g. 2024-25",
+        "team_id": "team of this row (natural key with game_id)",
+        "opponent_id": "the other team of the game",
+        "overtime_periods": "overtime periods, from the schedule (else (minutes - 240) / 25)",
+        "minutes": "team minutes played: 240 + 25 per overtime period",
+        "points": "team points", "fg_makes": "field goals made", "fg_attempts": "field goals attempted",
+        "three_makes": "three-pointers made", "three_attempts": "three-pointers attempted",
+        "ft_makes": "free throws made", "ft_attempts": "free throws attempted",
+        "offensive_rebounds": "offensive rebounds", "defensive_rebounds": "defensive rebounds",
+        "assists": "assists", "turnovers": "turnovers",
+        "possessions": "team possessions estimate: FGA - OREB + TOV + 0.44 * FTA",
+        "pace": "possessions per 48 minutes of BOTH teams: 48 * (Tm Poss + Opp Poss) / (2 * (Tm MP / 5)); "
+                "the same value on both rows of a game",
+        "offensive_rating": "points per 100 possessions: 100 * PTS / possessions",
+        "processed_at": "when the row was written",
+    },
+    PLAYER_GAME: {
+        "game_id": "game (natural key with player_id)", "game_date": "date of the game", "season": "season name",
+        "team_id": "the player's team in this game", "player_id": "player (natural key with game_id)",
+        "player_name": "player name", "starter": "started the game",
+        "minutes_played": "minutes played; 0 = did not play (DNP)",
+        "points": "points", "fg_makes": "field goals made", "fg_attempts": "field goals attempted",
+        "three_makes": "three-pointers made", "three_attempts": "three-pointers attempted",
+        "ft_makes": "free throws made", "ft_attempts": "free throws attempted",
+        "offensive_rebounds": "offensive rebounds", "defensive_rebounds": "defensive rebounds",
+        "rebounds": "offensive_rebounds + defensive_rebounds", "assists": "assists", "steals": "steals",
+        "blocks": "blocks", "turnovers": "turnovers", "personal_fouls": "personal fouls",
+        "usage_rate": "100 * (FGA + 0.44 * FTA + TOV) * (Tm MP / 5) / (MP * (Tm FGA + 0.44 * Tm FTA + Tm TOV)); "
+                      "NULL when MP = 0 or the team row is missing",
+        "true_shooting_pct": "PTS / (2 * (FGA + 0.44 * FTA)); NULL without attempts",
+        "paint_attempts": "shots in the paint (NULL where no shot-zone data)", "paint_makes": "paint makes",
+        "mid_range_attempts": "two-point shots outside the paint", "mid_range_makes": "mid-range makes",
+        "assisted_fg_makes": "field goals made on an assist (shot-zone data)",
+        "processed_at": "when the row was written",
+    },
+    COMPOSITE: {
+        "player_id": "player (natural key with game_id; also unique per game_date)",
+        "game_id": "the game the factors are for (a did-not-play game gets a row too)",
+        "game_date": "date of the game (>= season start + 14 days: the bootstrap rule)",
+        "season": "season name", "team_id": "the player's team in this game",
+        "games_prior": "games the player PLAYED (minutes > 0) this season before this game's date",
+        "points_avg_last_5": "mean points " + _PLAYED.format(n=5),
+        "points_avg_last_10": "mean points " + _PLAYED.format(n=10),
+        "minutes_avg_last_5": "mean minutes " + _PLAYED.format(n=5),
+        "minutes_avg_last_10": "mean minutes " + _PLAYED.format(n=10),
+        "usage_avg_last_5": "mean usage_rate " + _PLAYED.format(n=5) + " (NULL usage values skipped)",
+        "usage_avg_last_10": "mean usage_rate " + _PLAYED.format(n=10) + " (NULL usage values skipped)",
+        "usage_trend": "usage_avg_last_5 - usage_avg_last_10",
+        "rest_days": "days between the last game PLAYED and this game, minus one (0 = back-to-back); "
+                     "NULL before the first game played",
+        "back_to_back": "the last game PLAYED was the day before",
+        "processed_at": "when the row was written",
+    },
+}
+
+
 def column_names(table: str) -> list[str]:
     return [c.name for c in {**RAW, **DERIVED}[table]]
+
+
+# The natural key of each table: at most one row per key and date (the `unique` checks of the suites).
+KEYS: dict[str, tuple[str, ...]] = {
+    SCHEDULE: ("game_id",), TEAM_BOX: ("game_id", "team_id"), PLAYER_BOX: ("game_id", "player_id"),
+    SHOT_ZONES: ("game_id", "player_id"),
+    TEAM_OFFENSE: ("game_id", "team_id"), PLAYER_GAME: ("game_id", "player_id"), COMPOSITE: ("player_id", "game_date"),
+}
+
+
+def dedup_order(table: str) -> list[str]:
+    """The de-duplication rule of a raw table: of the rows sharing a key, the FIRST in this order is kept.
+    Minutes first, then the other columns in schema order, each largest first, NULLs last: a box score
+    reloaded during or after a game only grows, so the fullest copy wins; only identical copies tie, and
+    those are interchangeable. The order never depends on load order, so re-runs keep the same row."""
+    keys = set(KEYS[table])
+    cols = [c for c in column_names(table) if c not in keys]
+    cols.sort(key=lambda c: c not in ("minutes",))  # stable: minutes first, the rest in schema order
+    return [f"{c} DESC NULLS LAST" for c in cols]
+
+
+def deduped(table: str, where: str) -> str:
+    """`table` filtered by `where`, one row per natural key (see dedup_order), as a FROM-able subquery."""
+    cols = ", ".join(column_names(table))
+    return (f"(SELECT {cols} FROM (\n"
+            f"  SELECT {cols}, ROW_NUMBER() OVER (PARTITION BY {', '.join(KEYS[table])}\n"
+            f"    ORDER BY {', '.join(dedup_order(table))}) AS bf_copy\n"
+            f"  FROM {table} WHERE {where}\n"
+            f") AS copies WHERE bf_copy = 1)")

@@ -1,8 +1,10 @@
 """Phase job: nba_analytics.team_offense_game_summary, one row per team-game, from nba_raw.team_box_scores.
 
-possessions = FGA - OREB + TOV + 0.44 * FTA (the common one-team estimate); pace = possessions per 48
-minutes (48 * possessions / (minutes / 5)); offensive_rating = points per 100 possessions. Overtime comes
-from the schedule (minutes = 240 + 25 * OT in the team box score).
+possessions = FGA - OREB + TOV + 0.44 * FTA (the common one-team estimate); pace as Basketball-Reference
+defines it, from BOTH teams' possessions: 48 * ((Tm Poss + Opp Poss) / (2 * (Tm MP / 5))), so both rows of a
+game carry the same pace (NULL when the opponent's box score is missing); offensive_rating = points per 100
+possessions. Overtime comes from the schedule (minutes = 240 + 25 * OT in the team box score).
+docs/metrics.md has every formula and its source.
 
     python -m nba_pipeline.team_offense --start-date 2024-10-22 --end-date 2025-06-22 --warehouse data/nba.duckdb
 """
@@ -12,26 +14,34 @@ import sys
 
 from .jobkit import main
 from .sqljob import SqlDateProcessor
-from .tables import SCHEDULE, TEAM_BOX, TEAM_OFFENSE
+from .tables import SCHEDULE, TEAM_BOX, TEAM_OFFENSE, deduped
 
-_POSS = "(t.fg_attempts - t.offensive_rebounds + t.turnovers + 0.44 * t.ft_attempts)"
+def _poss(alias: str) -> str:
+    return f"({alias}.fg_attempts - {alias}.offensive_rebounds + {alias}.turnovers + 0.44 * {alias}.ft_attempts)"
+
+
+_POSS = _poss("t")
 
 SELECT_SQL = f"""
+WITH box AS (
+  -- one row per team-game even if a game was loaded twice (the rule: tables.dedup_order, docs/metrics.md)
+  SELECT * FROM {deduped(TEAM_BOX, "game_date BETWEEN @start AND @end")} AS b
+)
 SELECT t.game_id, t.game_date, t.season, t.team_id, t.opponent_id,
   COALESCE(s.overtime_periods, CAST(ROUND((t.minutes - 240) / 25) AS INT64)) AS overtime_periods,
   t.minutes, t.points, t.fg_makes, t.fg_attempts, t.three_makes, t.three_attempts, t.ft_makes, t.ft_attempts,
   t.offensive_rebounds, t.defensive_rebounds, t.assists, t.turnovers,
   {_POSS} AS possessions,
-  SAFE_DIVIDE(48 * {_POSS}, t.minutes / 5) AS pace,
+  SAFE_DIVIDE(48 * ({_POSS} + {_poss("o")}), 2 * (t.minutes / 5)) AS pace,
   SAFE_DIVIDE(100 * t.points, {_POSS}) AS offensive_rating,
   CURRENT_TIMESTAMP() AS processed_at
-FROM {TEAM_BOX} AS t
+FROM box AS t
+LEFT JOIN box AS o ON o.game_id = t.game_id AND o.team_id = t.opponent_id
 LEFT JOIN (
   -- one row per game even if the schedule holds a game twice
   SELECT game_id, MAX(overtime_periods) AS overtime_periods FROM {SCHEDULE}
   WHERE game_date BETWEEN @start AND @end GROUP BY game_id
 ) AS s ON s.game_id = t.game_id
-WHERE t.game_date BETWEEN @start AND @end
 """
 
 

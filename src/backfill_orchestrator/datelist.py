@@ -1,7 +1,7 @@
 """Date lists for phases: a range filtered by the season calendar, with the reason each date was dropped.
 
 `backfill dates` prints these counts so that a person sees *why* a list is shorter than the range, e.g. the
-Phase 4 list "day 14+ of each season": dates outside every season are `off-season`, the first N days of a
+Phase 4 list "skip each season's first 14 days (first date = season start + 14)": dates outside every season are `off-season`, the first N days of a
 season are `first N days of <season>` (its rolling averages have too little history to mean anything).
 "Game days" are the in-season dates of the calendar (start of the season to the end of its playoffs).
 """

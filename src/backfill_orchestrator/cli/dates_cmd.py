@@ -1,4 +1,4 @@
-"""`backfill dates`: write a date list for a phase (e.g. day 14+ of each season) and say what was dropped."""
+"""`backfill dates`: write a date list for a phase (e.g. skip each season's first 14 days: first date = season start + 14) and say what was dropped."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,7 +30,7 @@ def dates_cmd(start: str, end: str, calendar: str | None, skip_first_days: int, 
     excluded and why.
 
     \b
-    Example (the composite-factors list: day 14+ of each season):
+    Example (the composite-factors list: each season's first 14 days skipped, first date = start + 14):
       backfill dates --start 2024-10-01 --end 2026-01-02 --skip-first-days 14 --out dates/phase4.txt
     """
     d0, d1 = parse_date(start, "--start"), parse_date(end, "--end")

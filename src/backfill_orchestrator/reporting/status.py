@@ -10,26 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..runmodel import PhaseStatus
-from .view import PhaseView, RunView
+from .view import PhaseView, ProgressView, RunView
 
 # statuses after which the phase's message says how it ended or why it waits
 _QUIET = frozenset({PhaseStatus.PENDING, PhaseStatus.RUNNING})
 # the outcome was judged: an unknown exit code (adopted process) is worth a line
 _JUDGED = frozenset({PhaseStatus.PASSED, PhaseStatus.WARNED, PhaseStatus.FAILED, PhaseStatus.VALIDATING})
-
-
-@dataclass
-class StatusProgress:
-    done: int | None
-    total: int | None
-    ok: int | None
-    failed: int | None
-    skipped: int | None
-    records: int | None
-    rate: float | None  # days per minute
-    eta: str | None
-    at: str
-    line: str | None
 
 
 @dataclass
@@ -58,7 +44,7 @@ class StatusPhase:
     started_at: str | None
     ended_at: str | None
     message: str | None
-    progress: StatusProgress | None
+    progress: ProgressView | None  # the view's last snapshot, as it is
     gates: list[StatusGate] = field(default_factory=list)
     total_dates: int | None = None
     duration_seconds: float | None = None
@@ -118,12 +104,9 @@ class StatusRun:
 
 
 def _phase(p: PhaseView) -> StatusPhase:
-    last = p.last
-    prog = StatusProgress(last.done, last.total, last.ok, last.failed, last.skipped, last.records, last.rate,
-                          last.eta, last.at, last.line) if last else None
     gates = [StatusGate(g.kind, g.suite, g.severity, g.status, g.at, g.failing) for g in p.gates]
     return StatusPhase(p.name, p.status, p.attempt, p.tries, p.pid, p.alive, p.exit_code, p.exit_known, p.log_path,
-                       p.dates_file, p.dates_count, p.started_at, p.ended_at, p.message, prog, gates, p.total,
+                       p.dates_file, p.dates_count, p.started_at, p.ended_at, p.message, p.last, gates, p.total,
                        p.duration_seconds, p.retries)
 
 

@@ -4,6 +4,8 @@ usage_rate = 100 * (FGA + 0.44*FTA + TOV) * (TmMIN / 5) / (MIN * (TmFGA + 0.44*T
 figures from team_offense_game_summary (TmMIN = 240 + 25 * OT). SAFE_DIVIDE and a LEFT JOIN make it NULL
 exactly when the team row is missing or MIN = 0; a real 0.0 stays 0.0. true_shooting_pct =
 PTS / (2 * (FGA + 0.44*FTA)). Shot zones from nba_raw.shot_zones, NULL where no play-by-play exists.
+Raw rows are de-duplicated per (game_id, player_id) by the documented rule (tables.dedup_order), so a game
+loaded twice yields one row per player-game. docs/metrics.md has every formula and its source.
 
     python -m nba_pipeline.player_game_summary --start-date 2024-10-22 --end-date 2025-06-22
 """
@@ -13,7 +15,7 @@ import sys
 
 from .jobkit import main
 from .sqljob import SqlDateProcessor
-from .tables import PLAYER_BOX, PLAYER_GAME, SHOT_ZONES, TEAM_OFFENSE
+from .tables import PLAYER_BOX, PLAYER_GAME, SHOT_ZONES, TEAM_OFFENSE, deduped
 
 SELECT_SQL = f"""
 SELECT p.game_id, p.game_date, p.season, p.team_id, p.player_id, p.player_name, p.starter,
@@ -26,20 +28,15 @@ SELECT p.game_id, p.game_date, p.season, p.team_id, p.player_id, p.player_name, 
   SAFE_DIVIDE(p.points, 2 * (p.fg_attempts + 0.44 * p.ft_attempts)) AS true_shooting_pct,
   z.paint_attempts, z.paint_makes, z.mid_range_attempts, z.mid_range_makes, z.assisted_fg_makes,
   CURRENT_TIMESTAMP() AS processed_at
-FROM {PLAYER_BOX} AS p
+FROM {deduped(PLAYER_BOX, "game_date BETWEEN @start AND @end")} AS p
 LEFT JOIN (
-  -- one team row per game even if a game was loaded twice (a duplicate must not multiply player rows)
+  -- one team row per team-game, even in a table written before its job de-duplicated raw input
   SELECT game_id, team_id, MAX(minutes) AS minutes, MAX(fg_attempts) AS fg_attempts,
          MAX(ft_attempts) AS ft_attempts, MAX(turnovers) AS turnovers
   FROM {TEAM_OFFENSE} WHERE game_date BETWEEN @start AND @end GROUP BY game_id, team_id
 ) AS t ON t.game_id = p.game_id AND t.team_id = p.team_id
-LEFT JOIN (
-  SELECT game_id, player_id, MAX(paint_attempts) AS paint_attempts, MAX(paint_makes) AS paint_makes,
-         MAX(mid_range_attempts) AS mid_range_attempts, MAX(mid_range_makes) AS mid_range_makes,
-         MAX(assisted_fg_makes) AS assisted_fg_makes
-  FROM {SHOT_ZONES} WHERE game_date BETWEEN @start AND @end GROUP BY game_id, player_id
-) AS z ON z.game_id = p.game_id AND z.player_id = p.player_id
-WHERE p.game_date BETWEEN @start AND @end
+LEFT JOIN {deduped(SHOT_ZONES, "game_date BETWEEN @start AND @end")} AS z
+  ON z.game_id = p.game_id AND z.player_id = p.player_id
 """
 
 

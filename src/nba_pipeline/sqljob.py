@@ -13,7 +13,7 @@ from backfill_orchestrator.dates import date_range
 from backfill_orchestrator.warehouse import Warehouse
 
 from .jobkit import DateResult, JobContext, Processor
-from .tables import DERIVED, SCHEDULE, column_names
+from .tables import DERIVED, KEYS, SCHEDULE, column_names
 
 _GAMES_SQL = (f"SELECT game_date, COUNT(*) AS n FROM {SCHEDULE} WHERE game_date BETWEEN @lo AND @hi "
               "GROUP BY game_date")
@@ -22,7 +22,7 @@ _GAMES_SQL = (f"SELECT game_date, COUNT(*) AS n FROM {SCHEDULE} WHERE game_date 
 class SqlDateProcessor(Processor):
     table = ""  # target, e.g. nba_analytics.player_game_summary
     select_sql = ""  # BigQuery SQL producing the target's columns for game_date BETWEEN @start AND @end
-    source_table = ""  # the SELECT yields exactly one row per row of this table (so records can be known upfront)
+    source_table = ""  # the SELECT yields one row per natural key of this table (so records are known upfront)
 
     def params(self, ctx: JobContext | None, start: dt.date, end: dt.date) -> dict[str, Any]:
         return {"start": start, "end": end}
@@ -49,14 +49,17 @@ class SqlDateProcessor(Processor):
         # look-ups done once for all dates: which have games, how many rows each already has in the target
         # (execute() returns deleted + inserted) and how many it will get (one per source row)
         ctx.state["games"] = {r["game_date"] for r in wh.query(_GAMES_SQL, {"lo": lo, "hi": hi})}
-        ctx.state["expected"] = self._counts(wh, self.source_table, lo, hi)
+        ctx.state["expected"] = self._counts(wh, self.source_table, lo, hi, KEYS[self.source_table])
         if wh.table_exists(self.table):
             ctx.state["existing"] = self._counts(wh, self.table, lo, hi)
 
     @staticmethod
-    def _counts(wh: Warehouse, table: str, lo: dt.date, hi: dt.date) -> dict[dt.date, int]:
-        rows = wh.query(f"SELECT game_date, COUNT(*) AS n FROM {table} WHERE game_date BETWEEN @lo AND @hi "
-                        "GROUP BY game_date", {"lo": lo, "hi": hi})
+    def _counts(wh: Warehouse, table: str, lo: dt.date, hi: dt.date,
+                keys: tuple[str, ...] = ()) -> dict[dt.date, int]:
+        """Rows per date, or distinct `keys` per date (a raw row loaded twice yields one target row)."""
+        src = f"(SELECT DISTINCT game_date, {', '.join(keys)} FROM {table} WHERE game_date BETWEEN @lo AND @hi) AS k" \
+            if keys else f"{table} WHERE game_date BETWEEN @lo AND @hi"
+        rows = wh.query(f"SELECT game_date, COUNT(*) AS n FROM {src} GROUP BY game_date", {"lo": lo, "hi": hi})
         return {r["game_date"]: int(r["n"]) for r in rows}
 
     def process(self, ctx: JobContext, d: dt.date) -> DateResult:

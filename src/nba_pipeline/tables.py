@@ -161,3 +161,32 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
 
 def column_names(table: str) -> list[str]:
     return [c.name for c in {**RAW, **DERIVED}[table]]
+
+
+# The natural key of each table: at most one row per key and date (the `unique` checks of the suites).
+KEYS: dict[str, tuple[str, ...]] = {
+    SCHEDULE: ("game_id",), TEAM_BOX: ("game_id", "team_id"), PLAYER_BOX: ("game_id", "player_id"),
+    SHOT_ZONES: ("game_id", "player_id"),
+    TEAM_OFFENSE: ("game_id", "team_id"), PLAYER_GAME: ("game_id", "player_id"), COMPOSITE: ("player_id", "game_date"),
+}
+
+
+def dedup_order(table: str) -> list[str]:
+    """The de-duplication rule of a raw table: of the rows sharing a key, the FIRST in this order is kept.
+    Minutes first, then the other columns in schema order, each largest first, NULLs last: a box score
+    reloaded during or after a game only grows, so the fullest copy wins; only identical copies tie, and
+    those are interchangeable. The order never depends on load order, so re-runs keep the same row."""
+    keys = set(KEYS[table])
+    cols = [c for c in column_names(table) if c not in keys]
+    cols.sort(key=lambda c: c not in ("minutes",))  # stable: minutes first, the rest in schema order
+    return [f"{c} DESC NULLS LAST" for c in cols]
+
+
+def deduped(table: str, where: str) -> str:
+    """`table` filtered by `where`, one row per natural key (see dedup_order), as a FROM-able subquery."""
+    cols = ", ".join(column_names(table))
+    return (f"(SELECT {cols} FROM (\n"
+            f"  SELECT {cols}, ROW_NUMBER() OVER (PARTITION BY {', '.join(KEYS[table])}\n"
+            f"    ORDER BY {', '.join(dedup_order(table))}) AS bf_copy\n"
+            f"  FROM {table} WHERE {where}\n"
+            f") AS copies WHERE bf_copy = 1)")

@@ -14,7 +14,7 @@ import sys
 
 from .jobkit import main
 from .sqljob import SqlDateProcessor
-from .tables import SCHEDULE, TEAM_BOX, TEAM_OFFENSE
+from .tables import SCHEDULE, TEAM_BOX, TEAM_OFFENSE, deduped
 
 def _poss(alias: str) -> str:
     return f"({alias}.fg_attempts - {alias}.offensive_rebounds + {alias}.turnovers + 0.44 * {alias}.ft_attempts)"
@@ -23,6 +23,10 @@ def _poss(alias: str) -> str:
 _POSS = _poss("t")
 
 SELECT_SQL = f"""
+WITH box AS (
+  -- one row per team-game even if a game was loaded twice (the rule: tables.dedup_order, docs/metrics.md)
+  SELECT * FROM {deduped(TEAM_BOX, "game_date BETWEEN @start AND @end")} AS b
+)
 SELECT t.game_id, t.game_date, t.season, t.team_id, t.opponent_id,
   COALESCE(s.overtime_periods, CAST(ROUND((t.minutes - 240) / 25) AS INT64)) AS overtime_periods,
   t.minutes, t.points, t.fg_makes, t.fg_attempts, t.three_makes, t.three_attempts, t.ft_makes, t.ft_attempts,
@@ -31,14 +35,13 @@ SELECT t.game_id, t.game_date, t.season, t.team_id, t.opponent_id,
   SAFE_DIVIDE(48 * ({_POSS} + {_poss("o")}), 2 * (t.minutes / 5)) AS pace,
   SAFE_DIVIDE(100 * t.points, {_POSS}) AS offensive_rating,
   CURRENT_TIMESTAMP() AS processed_at
-FROM {TEAM_BOX} AS t
-LEFT JOIN {TEAM_BOX} AS o ON o.game_id = t.game_id AND o.team_id = t.opponent_id AND o.game_date = t.game_date
+FROM box AS t
+LEFT JOIN box AS o ON o.game_id = t.game_id AND o.team_id = t.opponent_id
 LEFT JOIN (
   -- one row per game even if the schedule holds a game twice
   SELECT game_id, MAX(overtime_periods) AS overtime_periods FROM {SCHEDULE}
   WHERE game_date BETWEEN @start AND @end GROUP BY game_id
 ) AS s ON s.game_id = t.game_id
-WHERE t.game_date BETWEEN @start AND @end
 """
 
 

@@ -15,7 +15,8 @@ from nba_pipeline.build import build_all
 from nba_pipeline.jobkit import JobContext, build_parser, run_dates
 from nba_pipeline.player_composite_factors import BOOTSTRAP_DAYS, PlayerCompositeFactors
 from nba_pipeline.sample_data import Faults, write_sample
-from nba_pipeline.tables import COMPOSITE, DERIVED, PLAYER_GAME, RAW, SCHEDULE, TEAM_BOX, TEAM_OFFENSE, PLAYER_BOX, SHOT_ZONES
+from nba_pipeline.tables import (COMPOSITE, DERIVED, KEYS, PLAYER_BOX, PLAYER_GAME, RAW, SCHEDULE, SHOT_ZONES, TEAM_BOX,
+                                 TEAM_OFFENSE, column_names, dedup_order)
 
 from nba_jobhelp import ROOT, check_format, run_job, warehouse_url
 
@@ -122,6 +123,56 @@ def test_reruns_leave_one_copy(wh: Warehouse) -> None:
     assert res[1].records == n_box  # records of a re-run = rows written, not deleted + inserted
     dup = wh.query(f"SELECT game_id, player_id FROM {PLAYER_GAME} GROUP BY game_id, player_id HAVING COUNT(*) > 1")
     assert dup == []
+
+
+def _derived_rows(wh: Warehouse) -> dict[str, list[tuple]]:
+    out = {}
+    for table in (TEAM_OFFENSE, PLAYER_GAME, COMPOSITE):
+        cols = [c for c in column_names(table) if c != "processed_at"]
+        out[table] = sorted(tuple(r.values()) for r in wh.query(f"SELECT {', '.join(cols)} FROM {table}"))
+    return out
+
+
+def _duplicate_keys(wh: Warehouse, table: str) -> list[dict]:
+    keys = ", ".join(KEYS[table])
+    return wh.query(f"SELECT {keys}, COUNT(*) AS n FROM {table} GROUP BY {keys} HAVING COUNT(*) > 1")
+
+
+def test_raw_game_loaded_twice_yields_one_row_per_key(wh: Warehouse) -> None:
+    start, end = D(2024, 10, 22), D(2024, 11, 8)
+    write_sample(wh, start, end)
+    build_all(wh, start, end)
+    clean = _derived_rows(wh)
+    day = D(2024, 11, 6)
+    game = wh.query(f"SELECT MIN(game_id) AS g FROM {TEAM_BOX} WHERE game_date = @d", {"d": day})[0]["g"]
+    for table in RAW:  # the whole game loaded a second time, in every raw table
+        cols = ", ".join(column_names(table))
+        wh.execute([(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {table} WHERE game_id = @g", {"g": game})])
+    assert len(_duplicate_keys(wh, TEAM_BOX)) == 2 and len(_duplicate_keys(wh, PLAYER_BOX)) > 0
+    res = build_all(wh, start, end)
+    for table in (TEAM_OFFENSE, PLAYER_GAME, COMPOSITE):
+        assert _duplicate_keys(wh, table) == [], table
+    assert _derived_rows(wh) == clean  # exactly the tables of the clean load
+    # the records a job reports are the rows it wrote (one per key), not the raw rows it read
+    assert res[0].records == len(clean[TEAM_OFFENSE]) and res[1].records == len(clean[PLAYER_GAME])
+
+
+def test_dedup_keeps_the_fullest_copy_whatever_the_load_order(wh: Warehouse) -> None:
+    # a partial box score (loaded during the game) arrives AFTER the final one: the final one is kept, because
+    # the rule orders copies by minutes, then the other columns, largest first, never by load order
+    _hand_game(wh)
+    common = {"game_id": "0022400999", "game_date": D(2024, 11, 20), "season": "2024-25"}
+    wh.load_rows(TEAM_BOX, [{**common, "team_id": "AAA", "opponent_id": "BBB", "is_home": True, "minutes": 120,
+                             **_box(points=55, fg_makes=20, fg_attempts=41, ft_attempts=9, turnovers=6)}],
+                 RAW[TEAM_BOX])
+    wh.load_rows(PLAYER_BOX, [{**common, "team_id": "AAA", "player_id": "X", "player_name": "X", "starter": True,
+                               "minutes": 18.0, **_box(points=11, fg_makes=4, fg_attempts=9)}], RAW[PLAYER_BOX])
+    build_all(wh, D(2024, 11, 20), D(2024, 11, 20))
+    team = wh.query(f"SELECT minutes, points, possessions FROM {TEAM_OFFENSE}")
+    assert team == [{"minutes": 265, "points": 120, "possessions": pytest.approx(100.8)}]
+    x = wh.query(f"SELECT minutes_played, points, usage_rate FROM {PLAYER_GAME} WHERE player_id = 'X'")
+    assert x == [{"minutes_played": 40.0, "points": 25, "usage_rate": pytest.approx(30.6615523465704)}]
+    assert dedup_order(TEAM_BOX)[0] == "minutes DESC NULLS LAST"
 
 
 FACTOR_KEYS = ("games_prior", "points_avg_last_5", "points_avg_last_10", "minutes_avg_last_5", "minutes_avg_last_10",

@@ -12,6 +12,8 @@ checks:
   - {name: zone_coverage, type: coverage, column: paint, severity: warning, min: 40%}
   - {name: rows_vs_raw, type: row_count, compare_to: {table: vt.raw_players}, min: 100%, max: 100%}
   - {name: rows_absolute, type: row_count, min: 100}
+  - {name: player_game_key, type: unique, columns: [game_id, player_id]}
+  - {name: raw_player_game_key, type: unique, columns: [game_id, player_id], table: vt.raw_players}
   - {name: games_vs_raw, type: distinct_count, column: game_id, compare_to: {table: vt.raw_players}, min: 100%}
   - {name: dates_complete, type: completeness, compare_to: {table: vt.raw_players}}
   - {name: points_range, type: range, column: points, allowed: {min: 0, max: 100}}

@@ -93,6 +93,43 @@ def test_consistency_faults(wh, suite_dir):
     assert checks["usage_mean"].status is Status.PASS
 
 
+def test_duplicated_keys_fail_unique_naming_the_keys(wh, suite_dir):
+    result, checks = run(wh, suite_dir, Faults(duplicate_player=True, duplicate_raw_game=True))
+    target = checks["player_game_key"]
+    assert target.status is Status.FAIL and target.observed == 1
+    dup = target.examples[0]
+    assert dup["copies"] == 2 and dup["game_date"] <= RANGE[1]
+    assert f"on {dup['game_date']}" in target.evidence
+    assert f"game_id={dup['game_id']} player_id={dup['player_id']} ×2" in target.evidence
+    # the raw table's key: the whole game (2 teams x 5 players) loaded twice, every key named (up to examples)
+    raw = checks["raw_player_game_key"]
+    assert raw.status is Status.FAIL and raw.observed == 10
+    assert "of vt.raw_players" in raw.evidence and f"game_id={dup['game_id']} " in raw.evidence
+    assert len(raw.examples) == 3 and "(the first 3)" in raw.evidence  # the suite's `examples: 3`
+    assert checks["rows_vs_raw"].status is Status.FAIL  # what a duplicate does to a relative count
+    assert result.gate_status is Status.FAIL
+
+
+def test_unique_key_parts_never_run_together(wh, suite_dir):
+    # ('a|b', 'c') and ('a', 'b|c') read the same when joined with '|': two keys, not a duplicate
+    from backfill_orchestrator.warehouse import Column
+    cols = [Column("game_date", "DATE"), Column("a", "STRING"), Column("b", "STRING")]
+    wh.create_table("vt.keys", cols, replace=True)
+    day = RANGE[0]
+    wh.load_rows("vt.keys", [{"game_date": day, "a": "x|y", "b": "z"}, {"game_date": day, "a": "x", "b": "y|z"},
+                             {"game_date": day, "a": None, "b": "z"}, {"game_date": day, "a": None, "b": "z"}], cols)
+    path = write_suite(suite_dir, """
+        suite: keys
+        table: vt.keys
+        date_column: game_date
+        checks:
+          - {name: ab_key, type: unique, columns: [a, b]}
+    """)
+    check = run_suite(wh, load_suites([path])["keys"], *RANGE).checks[0]
+    assert check.status is Status.FAIL and check.observed == 1  # only the NULL key repeats (NULL equals NULL)
+    assert "a=None b=z ×2" in check.evidence
+
+
 def test_half_rows_degrade_row_regression_and_statistics_bounds(wh, suite_dir):
     text = ALL.replace("{name: usage_stddev, type: statistics, column: usage_rate, stat: stddev, max: 2}",
                        "{name: usage_stddev, type: statistics, column: usage_rate, stat: stddev, max: 0.5}")

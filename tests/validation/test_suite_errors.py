@@ -42,6 +42,9 @@ CASES = [
     ("  - {name: a, type: custom_sql, sql: 'DELETE FROM vt.x', max: 1}\n", 5, "one SELECT"),
     ("  - {name: a, type: coverage, column: points, min: 9%}\n  - {name: a, type: coverage, column: fga, min: 9%}\n",
      6, "already used"),
+    ("  - {name: a, type: unique}\n", 5, "checks[0].columns: missing required key"),
+    ("  - {name: a, type: unique, columns: []}\n", 5, "expected at least one key column"),
+    ("  - {name: a, type: unique, columns: [game_id], date_column: d}\n", 5, "`date_column` goes with `table`"),
 ]
 
 
@@ -73,6 +76,8 @@ def test_duplicate_suite_names_across_files(suite_dir):
     ("  - {name: a, type: coverage, column: points,\n     where: 'minutez > 0', min: 90%}\n", 6, "checks[0].where"),
     ("  - name: a\n    type: consistency\n    group_by: [game_id, team_id]\n    expression: SUM(points)\n"
      "    expected: {table: vt.team_games, expression: SUM(pts)}\n", 9, "checks[0].expected.expression"),
+    ("  - {name: a, type: unique, columns: [game_id, playr_id]}\n", 5, "checks[0].columns"),
+    ("  - {name: a, type: unique, table: vt.team_games,\n     columns: [game_id, player_id]}\n", 6, "checks[0].columns"),
 ])
 def test_column_not_in_table(wh, suite_dir, checks, line, key):
     build(wh)

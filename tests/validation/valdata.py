@@ -38,6 +38,8 @@ class Faults:
     bad_team_points: bool = False  # one team row's points +3
     fga_mismatch: bool = False  # one row whose fga != paint + mid + three
     half_rows: tuple[dt.date, dt.date] | None = None  # only half the players on these dates
+    duplicate_player: bool = False  # one player row twice (the derived table's key)
+    duplicate_raw_game: bool = False  # one game's raw rows twice (the raw table's key)
 
 
 def game_dates() -> list[dt.date]:
@@ -83,6 +85,10 @@ def build(wh: Warehouse, faults: Faults = Faults()) -> None:
         target["fga"] += 1
     if faults.bad_team_points:
         teams[-10]["points"] += 3
+    if faults.duplicate_player:
+        players.append(dict(target))
+    if faults.duplicate_raw_game:
+        raw += [dict(r) for r in raw if r["game_id"] == target["game_id"]]
     for table, cols, rows in ((PLAYERS, PLAYER_COLS, players), (TEAMS, TEAM_COLS, teams), (RAW, RAW_COLS, raw)):
         wh.create_table(table, cols, replace=True)
         wh.load_rows(table, rows, cols)

@@ -62,6 +62,8 @@ def _check_columns(check: Check, suite: Suite, main: set[str], cols) -> None:  #
     if check.column:
         refs.append(("column", check.column))
     refs += [("group_by", g) for g in check.group_by]
+    if check.compare_to is None:
+        refs += [("columns", k) for k in check.columns]
     for key, text in (("where", check.where), ("expression", check.expression), ("expected", check.expected_expr)):
         if text:
             refs += [(key, c) for c in sorted(expression_columns(text))]
@@ -74,18 +76,19 @@ def _check_columns(check: Check, suite: Suite, main: set[str], cols) -> None:  #
     theirs = cols(ref.table)
     if theirs is None:
         raise _TableMissing(f"table {ref.table} (compare_to) not found")
-    key = "compare_to" if "compare_to" in check.locs else "expected"
+    key = next((k for k in ("compare_to", "expected", "table") if k in check.locs), "compare_to")
     rrefs = [("date_column", ref.date_column or suite.date_column)]
     if check.type == "distinct_count":
         rrefs.append(("column", ref.column or check.column or ""))
     if check.type == "consistency":
         rrefs += [("table", g) for g in check.group_by]
+    rrefs += [("columns", k) for k in check.columns]  # unique: the key of that table
     for k, text in (("where", ref.where), ("expression", ref.expression)):
         if text:
             rrefs += [(k, c) for c in sorted(expression_columns(text))]
     for k, name in rrefs:
         if name.lower() not in theirs:
-            loc = ref.locs.get(k) or check.locs.get(key, check.loc)
+            loc = ref.locs.get(k) or check.locs.get(k if k == "columns" else key) or check.loc
             raise _missing(loc, name, ref.table, theirs)
 
 

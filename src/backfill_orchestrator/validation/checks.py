@@ -104,6 +104,16 @@ def plan(check: Check, suite: Suite, scans: dict[str, c.Scan]) -> Plan:
         p.bad_rows = c.mismatch(check.expression, expected, check.tolerance)  # type: ignore[arg-type]
         on("base", c.count_rows(main, w))
         on("bad", c.count_if(main, w, p.bad_rows))
+    elif t == "unique":
+        # per date: rows and distinct keys, in the scan of the table the key belongs to (often already scanned
+        # as the upstream of a relative count, so the check costs two aggregates, not a query)
+        ref, key, scan = check.compare_to, MAIN, main
+        if ref is not None:
+            key = upstream_key(ref.table, ref.date_column or suite.date_column)
+            scan = scans.setdefault(key, c.Scan(ref.table, ref.date_column or suite.date_column))
+        where = ref.where if ref is not None else w
+        on("rows", c.count_rows(scan, where), key)
+        on("keys", c.distinct_keys(scan, check.columns, where), key)
     if t in ("row_count", "distinct_count", "completeness") and check.compare_to is not None:
         ref = check.compare_to
         key = upstream_key(ref.table, ref.date_column or suite.date_column)
@@ -363,6 +373,28 @@ def _consistency(check: Check, p: Plan, env: Env) -> CheckResult:
     return _result(check, _judge(check, bad, pct), _int(bad), evidence)
 
 
+def _unique(check: Check, p: Plan, env: Env) -> CheckResult:
+    rows = env.per_date(p.scans["rows"], p.roles["rows"])
+    keys = env.per_date(p.scans["keys"], p.roles["keys"])
+    extra = {d: n - keys.get(d, 0) for d, n in rows.items() if n - keys.get(d, 0) > 0}
+    base, bad = sum(rows.values()), sum(extra.values())
+    pct = 100.0 * bad / base if base else 0.0
+    where = f" (where {check.compare_to.where})" if check.compare_to and check.compare_to.where else _w(check)
+    table = f" of {check.compare_to.table}" if check.compare_to else ""
+    evidence = (f"{_int(bad)} of {_int(base)} rows{table}{where} repeat a key ({', '.join(check.columns)}) "
+                f"already held that date")
+    if extra:
+        evidence += f", on {format_ranges(sorted(extra))}"
+    return _result(check, _judge(check, bad, pct), _int(bad), evidence)
+
+
+def duplicate_keys_text(check: Check, rows: list[dict[str, Any]]) -> str:
+    """`game_id=0022400123 team_id=1610612747 ×2, ...`: the duplicated keys a failing unique check names."""
+    names = [" ".join(f"{k}={r.get(k)}" for k in check.columns) + f" ×{_int(_f(r.get('copies')))}" for r in rows]
+    more = f" (the first {len(rows)})" if len(rows) >= check.examples else ""
+    return f"; duplicated keys{more}: {', '.join(names)}" if names else ""
+
+
 def _custom(check: Check, p: Plan, env: Env) -> CheckResult:
     rows = env.own.get(check.name, [])
     if check.returns == "rows":
@@ -384,7 +416,7 @@ def _custom(check: Check, p: Plan, env: Env) -> CheckResult:
 EVALUATORS: dict[str, Callable[[Check, Plan, Env], CheckResult]] = {
     "coverage": _coverage, "row_count": _count, "distinct_count": _count, "completeness": _completeness,
     "range": _range, "outliers": _range, "statistics": _statistics, "regression": _regression,
-    "temporal": _temporal, "consistency": _consistency, "custom_sql": _custom,
+    "temporal": _temporal, "consistency": _consistency, "custom_sql": _custom, "unique": _unique,
 }
 
 

@@ -96,6 +96,21 @@ def moments(scan: Scan, column: str, where: str | None) -> dict[str, str]:
             "min": scan.add(f"MIN({f})"), "max": scan.add(f"MAX({f})")}
 
 
+def key_text(columns: tuple[str, ...]) -> str:
+    """One STRING per key, equal exactly when every column is equal (NULL equals NULL): each part is its
+    length and its text, so ('a|b', 'c') and ('a', 'b|c') never meet. COUNT(DISTINCT) takes one expression."""
+    if len(columns) == 1:
+        return f"COALESCE(CAST({columns[0]} AS STRING), '~')"
+    parts = [f"COALESCE(CONCAT(CAST(LENGTH(CAST({c} AS STRING)) AS STRING), ':', CAST({c} AS STRING)), '~')"
+             for c in columns]
+    return f"CONCAT({', '.join(parts)})"
+
+
+def distinct_keys(scan: Scan, columns: tuple[str, ...], where: str | None) -> str:
+    key = key_text(columns)
+    return scan.add(f"COUNT(DISTINCT IF({where}, {key}, NULL))" if where else f"COUNT(DISTINCT {key})")
+
+
 def outside(column: str, lo: float | None, hi: float | None) -> str:
     parts = ([f"{column} < {lo!r}"] if lo is not None else []) + ([f"{column} > {hi!r}"] if hi is not None else [])
     return " OR ".join(parts)
@@ -163,6 +178,18 @@ def quantile_sql(suite: Suite, check: Check) -> str:
             f"ROW_NUMBER() OVER (ORDER BY {check.column}) AS rn, COUNT(*) OVER () AS n\n"
             f"  FROM {suite.table} WHERE {cond}\n) AS ranked\n"
             f"WHERE rn = CAST(FLOOR({pos}) AS INT64) OR rn = CAST(CEIL({pos}) AS INT64)\nORDER BY rn")
+
+
+def duplicate_keys_sql(suite: Suite, check: Check, limit: int) -> str:
+    """The keys held by more than one row on a date of the range, most copies first."""
+    ref = check.compare_to
+    table, date_column, where = (ref.table, ref.date_column or suite.date_column, ref.where) if ref \
+        else (suite.table, suite.date_column, check.where)
+    keys = ", ".join(check.columns)
+    cond = _and(where, f"{date_column} BETWEEN @start AND @end")
+    return (f"SELECT {date_column}, {keys}, COUNT(*) AS copies FROM {table}\nWHERE {cond}\n"
+            f"GROUP BY {date_column}, {keys}\nHAVING COUNT(*) > 1\n"
+            f"ORDER BY copies DESC, {date_column}, {keys}\nLIMIT {int(limit)}")
 
 
 def failing_rows_sql(suite: Suite, check: Check, bad: str, limit: int) -> str:

@@ -80,6 +80,8 @@ def run_suite(wh: Warehouse, suite: Suite, start: dt.date, end: dt.date, *,
         r = ev.evaluate(ch, plans[ch.name], env)
         if r.status in (Status.FAIL, Status.WARN) and ch.examples:
             r.examples = _examples(wh, suite, ch, plans[ch.name], start, end, full, stats)
+            if ch.type == "unique":  # a duplicate is named in the evidence itself, not only in the examples
+                r.evidence += ev.duplicate_keys_text(ch, r.examples)
         results.append(r)
     result = SuiteResult(suite.name, suite.table, start, end, Status.PASS, results, _series(suite, plans, env),
                          stats, baseline=next((b for b in baselines.values() if isinstance(b, tuple)), None))
@@ -150,6 +152,8 @@ def _examples(wh: Warehouse, suite: Suite, ch: Check, p: ev.Plan, start: dt.date
         sql, params = c.grouped_examples_sql(suite, ch, ch.examples), {"start": start, "end": end}
     elif p.bad_rows:
         sql, params = c.failing_rows_sql(suite, ch, p.bad_rows, ch.examples), {"start": start, "end": end}
+    elif ch.type == "unique":
+        sql, params = c.duplicate_keys_sql(suite, ch, ch.examples), {"start": start, "end": end}
     elif ch.type == "custom_sql" and ch.returns == "rows":
         sql, params = f"SELECT * FROM ({ch.sql}) AS failing LIMIT {int(ch.examples)}", _custom_params(ch, start, end, full)
     else:

@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # SQL fragments are analysed through warehouse.sql's cache, s
     from sqlglot import exp
 
 CHECK_TYPES = ("coverage", "row_count", "distinct_count", "completeness", "range", "outliers", "statistics",
-               "regression", "temporal", "consistency", "custom_sql")
+               "regression", "temporal", "consistency", "custom_sql", "unique")
 SEVERITIES = ("critical", "warning")
 STATS = ("mean", "stddev", "min", "max", "quantile")
 METRICS = ("coverage", "row_count", "distinct_count", "mean")
@@ -51,14 +51,16 @@ _KEYS = {
     "temporal": {"metric", "column", "where", "window", "drop_below", "trend_min"},
     "consistency": {"expression", "expected", "where", "group_by", "tolerance", "examples"},  # expected: n|expr|table
     "custom_sql": {"sql", "returns", "sample_percent", "examples"},
+    "unique": {"columns", "where", "table", "date_column", "examples"},  # table: another table's key
 }
 _REQUIRED = {
     "coverage": {"column"}, "distinct_count": {"column"}, "range": {"column", "allowed"},
     "outliers": {"column", "allowed"}, "statistics": {"column", "stat"}, "regression": {"metric"},
     "temporal": {"metric"}, "consistency": {"expression", "expected"}, "custom_sql": {"sql"},
+    "unique": {"columns"},
 }
 # Checks whose result is a count of bad things: default threshold `max: 0`.
-_COUNTS_BAD = {"completeness", "range", "outliers", "temporal", "consistency"}
+_COUNTS_BAD = {"completeness", "range", "outliers", "temporal", "consistency", "unique"}
 
 
 @dataclass(frozen=True)
@@ -170,6 +172,8 @@ class Check:
     tolerance: float = 0.0
     # completeness
     calendar_skip_days: int | None = None  # None: no calendar rule
+    # unique: the key columns (of compare_to's table when the check names another `table`)
+    columns: tuple[str, ...] = ()
     # custom_sql
     sql: str | None = None
     returns: str = "value"  # value | rows
@@ -264,7 +268,8 @@ def _check(node: Node, default_examples: int) -> Check:
     if "compare_to" in m:
         f["compare_to"] = _ref(m["compare_to"], kind)
     parse = {"range": _range, "outliers": _range, "statistics": _statistics, "regression": _regression,
-             "temporal": _temporal, "consistency": _consistency, "custom_sql": _custom, "completeness": _completeness}
+             "temporal": _temporal, "consistency": _consistency, "custom_sql": _custom, "completeness": _completeness,
+             "unique": _unique}
     if kind in parse:
         parse[kind](m, f)
     f["threshold"] = _threshold(node, m, kind, f)
@@ -415,6 +420,19 @@ def _completeness(m: dict[str, Node], f: dict) -> None:
     if "calendar" in m:
         c = m["calendar"].keys({"skip_first_days"})
         f["calendar_skip_days"] = c["skip_first_days"].int(minimum=0) if "skip_first_days" in c else 0
+
+
+def _unique(m: dict[str, Node], f: dict) -> None:
+    f["columns"] = tuple(_ident(n, "column name") for n in m["columns"].items())
+    if not f["columns"]:
+        raise m["columns"].error("expected at least one key column")
+    if "table" in m:  # the key of another table over the same dates: its where, its date column
+        f["compare_to"] = Ref(table=_table(m["table"]),
+                              date_column=_ident(m["date_column"], "column name") if "date_column" in m else "",
+                              where=f.pop("where", None), loc=Loc.of(m["table"]),
+                              locs={k: Loc.of(m[k]) for k in ("table", "date_column", "where") if k in m})
+    elif "date_column" in m:
+        raise m["date_column"].error("`date_column` goes with `table` (the suite's date column is used otherwise)")
 
 
 def _custom(m: dict[str, Node], f: dict) -> None:

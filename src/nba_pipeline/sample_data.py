@@ -2,9 +2,11 @@
 
     python -m nba_pipeline.sample_data --out data/nba.duckdb [--start 2021-10-19] [--end 2026-01-02]
         [--seed 7] [--drop-team-box D1..D2] [--duplicate-game GAME_ID|DATE] [--null-column TABLE.COLUMN:FRACTION]
-        [--warehouse URL] [--seasons config/seasons.yaml]
+        [--warehouse URL] [--seasons config/seasons.yaml] [--describe [--json]]
 
-The tables are replaced as a whole. DuckDB takes a bulk path (CSV staged next to the database file, then
+The tables are replaced as a whole. --describe then measures them back (box-score identities, schedule,
+distributions, the effects a points model can learn; see docs/sample-data.md) and prints the figures, as JSON
+with --json (stdout then holds only the JSON). DuckDB takes a bulk path (CSV staged next to the database file, then
 read_csv); other warehouses get `load_rows`.
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ from backfill_orchestrator.errors import EXIT_OK, BackfillError, UsageError
 from backfill_orchestrator.warehouse import Warehouse
 
 from . import DEFAULT_SEASONS
+from .sample_describe import describe
 from .sample_gen import SeasonData, generate_season, make_rosters
 from .tables import PLAYER_BOX, RAW, SCHEDULE, SHOT_ZONES, TEAM_BOX
 
@@ -210,6 +213,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--drop-team-box", metavar="D1..D2", help="drop team box scores for these dates")
     p.add_argument("--duplicate-game", metavar="GAME_ID|DATE", help="load one game twice")
     p.add_argument("--null-column", metavar="TABLE.COLUMN:FRACTION", help="set a column NULL in a fraction of rows")
+    p.add_argument("--describe", action="store_true",
+                   help="after writing, measure identities, distributions and effects back from the tables")
+    p.add_argument("--json", action="store_true", help="with --describe: print the figures as JSON only")
     try:
         a = p.parse_args(argv)
         from .whurl import open_url
@@ -219,22 +225,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         start, end = parse_date(a.start, "--start"), parse_date(a.end, "--end")
         if end < start:
             raise UsageError(f"--end {end} is before --start {start}")
+        if a.json and not a.describe:
+            raise UsageError("--json needs --describe")
         if a.null_column:
             t, c, f = faults.null_column
             _null_target(t if "." in t else f"nba_raw.{t}", c, f)
-        load_calendar(a.seasons)  # its errors first: a bad --seasons must not leave a new, empty database behind
+        calendar = load_calendar(a.seasons)  # its errors first: a bad --seasons must not leave a new, empty database
         wh = open_url(a.out or a.warehouse, create=True, option="--out" if a.out else "--warehouse")
         try:
             s = write_sample(wh, start, end, a.seed, faults, a.seasons)
+            described = describe(wh, calendar) if a.describe else None
         finally:
             wh.close()
     except BackfillError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code
+    if described is not None and a.json:
+        print(described.to_json())
+        return EXIT_OK
     print(f"sample data: {s.start}..{s.end} seed={s.seed} games={s.games} game_dates={s.game_dates} "
           f"team_rows={s.team_rows} player_rows={s.player_rows} zone_rows={s.zone_rows} seconds={s.seconds}")
     for k, v in s.faults.items():
         print(f"fault {k}: {v}")
+    if described is not None:
+        print(described.render())
     return EXIT_OK
 
 

@@ -27,7 +27,7 @@ def test_full_range_shape_and_consistency(duck) -> None:
     per_season = {r["season"]: r["n"] for r in duck.query(
         f"SELECT season, COUNT(*) AS n FROM {SCHEDULE} WHERE game_type = 'regular' GROUP BY season")}
     for season in ("2021-22", "2022-23", "2023-24", "2024-25"):
-        assert 1200 <= per_season[season] <= 1230, per_season
+        assert per_season[season] == 1230, per_season
     starts = {r["season"]: r["d"] for r in duck.query(f"SELECT season, MIN(game_date) AS d FROM {SCHEDULE} GROUP BY season")}
     assert starts == {"2021-22": D(2021, 10, 19), "2022-23": D(2022, 10, 18), "2023-24": D(2023, 10, 24),
                       "2024-25": D(2024, 10, 22), "2025-26": D(2025, 10, 21)}

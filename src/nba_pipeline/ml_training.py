@@ -62,9 +62,10 @@ class Hyper:
     early_stopping_rounds: int = 20
     seed: int = 42
     nthread: int = 2
+    objective: str = "reg:squarederror"
 
     def params(self) -> dict[str, Any]:
-        return {"objective": "reg:squarederror", "eval_metric": "mae", "tree_method": "hist",
+        return {"objective": self.objective, "eval_metric": "mae", "tree_method": "hist",
                 "max_depth": self.max_depth, "eta": self.learning_rate, "min_child_weight": self.min_child_weight,
                 "subsample": self.subsample, "colsample_bytree": self.colsample_bytree, "seed": self.seed,
                 "nthread": self.nthread}
@@ -186,7 +187,7 @@ def train(wh: Warehouse, start: dt.date, end: dt.date, *, hyper: Hyper, models_d
         "rows": {"train": len(tr.rows), "val": len(va.rows), "test": len(te.rows)},
         "split": "chronological by date, 70/15/15 of the rows, cut only between dates",
         "row_filter": f"played (minutes > 0), points not NULL, games_prior >= {min_prior}",
-        "hyperparameters": {**hyper.__dict__, "objective": "reg:squarederror", "eval_metric": "mae"},
+        "hyperparameters": {**hyper.__dict__, "eval_metric": "mae"},
         "trees": trees, "rounds_run": rounds_run,
         "missing_values": missing, "imputed_values": 0,
         "missing_handling": "NULL features are passed to xgboost as missing (NaN): nothing is imputed",
@@ -301,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop when the validation MAE has not improved for this many rounds")
     p.add_argument("--seed", type=int, default=h.seed)
     p.add_argument("--nthread", type=_positive_int, default=h.nthread)
+    p.add_argument("--objective", default=h.objective,
+                   choices=("reg:squarederror", "reg:absoluteerror", "reg:pseudohubererror"),
+                   help=f"training loss (default {h.objective}, the users'; the early-stopping metric is MAE)")
     p.add_argument("--progress-every", type=_positive_int, default=10, help="a ROUND line every N rounds")
     # accepted so the orchestrator can pass its usual arguments; one step has no per-date checkpoint
     p.add_argument("--checkpoint", help=argparse.SUPPRESS)
@@ -317,7 +321,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.min_prior_games < 1:
             raise UsageError("--min-prior-games: expected at least 1")
         hyper = Hyper(args.max_depth, args.learning_rate, args.n_estimators, args.min_child_weight, args.subsample,
-                      args.colsample_bytree, args.early_stopping_rounds, args.seed, args.nthread)
+                      args.colsample_bytree, args.early_stopping_rounds, args.seed, args.nthread, args.objective)
         run_id = args.run_id or dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         from .whurl import open_url
 

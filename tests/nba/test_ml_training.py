@@ -126,6 +126,9 @@ def test_training_end_to_end_artefacts_match_the_warehouse(warehouse: Path, tmp_
     wh = DuckDBWarehouse(warehouse)
     assert wh.query(f"SELECT COUNT(*) AS n FROM {RUNS} WHERE run_id = 'run-a'")[0]["n"] == 1
     wh.close()
+    card = run_job("ml_card", str(models))
+    assert card.code == 0 and f"test {meta['test_mae']}" in "\n".join(card.lines)
+    assert f"rules baseline {meta['baseline_mae']}" in "\n".join(card.lines)
 
 
 def test_window_too_short_fails_and_writes_nothing(warehouse: Path, tmp_path: Path) -> None:

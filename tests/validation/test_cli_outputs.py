@@ -35,8 +35,8 @@ def test_pass_exit_0_plain_lines(setup):
     r = CliRunner().invoke(cli, setup())
     assert r.exit_code == 0, r.output
     lines = r.output.splitlines()
-    assert lines[0].startswith("players: vt.player_games 2024-02-01..2024-02-29: PASS (19 pass; 8 queries")
-    assert len(lines) == 20 and all(line.startswith("  PASS ") for line in lines[1:])
+    assert lines[0].startswith("players: vt.player_games 2024-02-01..2024-02-29: PASS (21 pass; 8 queries")
+    assert len(lines) == 22 and all(line.startswith("  PASS ") for line in lines[1:])
     # aligned columns: the check names start at the same offset on every line
     assert len({line.index("critical") if "critical" in line else line.index("warning") for line in lines[1:]}) == 1
 
@@ -64,7 +64,7 @@ def test_fail_exit_1_with_json_markdown_junit(setup, tmp_path: Path):
 
     root = ET.parse(xml).getroot()
     ts = root.find("testsuite")
-    assert ts is not None and ts.get("tests") == "19" and int(ts.get("failures")) >= 3
+    assert ts is not None and ts.get("tests") == "21" and int(ts.get("failures")) >= 3
     case = root.find(".//testcase[@name='usage_coverage']")
     assert case is not None and "2024-02-05..2024-02-10" in case.find("failure").get("message")
     assert root.find(".//testcase[@name='usage_mean']/failure") is None

@@ -5,7 +5,7 @@ range asked for: one stream for the league's players across seasons, one per sea
 injuries, form, trades), one per game (its box score). The effects a points model can learn, and their sizes,
 are documented in docs/sample-data.md; `python -m nba_pipeline.sample_data --describe` measures them back.
 
-Box-score identities, on every team-game (tests/nba/test_sample_identities.py):
+Box-score identities, on every team-game (tests/nba/test_sample_realism.py):
 - team minutes = 240 + 25 * overtime periods = sum of its players' minutes (quarter-minute steps, exact floats);
 - points = 2*FGM + 3PM + FTM for every player and team; team totals = sum of its players;
 - team assists = sum of the players' assisted makes <= team FGM; each assist goes to a teammate of the shooter;
@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from itertools import accumulate
 import random
 from dataclasses import dataclass, field, replace
+from itertools import accumulate
+from typing import Callable
 
 from backfill_orchestrator.dates import Calendar, Season
 
@@ -56,7 +57,7 @@ class Player:
     player_id: str
     name: str
     age: float
-    role: float  # minutes per game his coach plans for him when healthy
+    role: float  # his own minutes level; the season plan blends it with his team's depth chart
     usage: float  # share of his team's plays (FGA + 0.44 FTA + TOV) while he is on the floor
     big: float  # 0 = guard .. 1 = centre: rebounds, blocks, paint shots, fewer threes and assists
     three_share: float  # threes per field-goal attempt
@@ -108,7 +109,7 @@ def _new_player(rng: random.Random, n: int, slot: int | None = None) -> Player:
         age = rng.uniform(21, 34)
     return Player(
         player_id=f"P{n:05d}", name=f"{rng.choice(_FIRST)} {rng.choice(_LAST)}", age=age,
-        role=_clip(role, 3, 37.5), usage=_clip(usage, 0.1, 0.37), big=big,
+        role=_clip(role, 3, 37.5), usage=_clip(usage, 0.1, 0.35), big=big,
         three_share=_clip(rng.gauss(0.56 - 0.4 * big, 0.08), 0.01, 0.75),
         ft_share=_clip(rng.gauss(0.065 + 0.025 * big, 0.02), 0.02, 0.16),
         tov_share=_clip(rng.gauss(0.12, 0.02), 0.06, 0.2),
@@ -126,7 +127,7 @@ def _age(rng: random.Random, p: Player) -> Player:
     """One off-season: young players grow, veterans decline, everyone moves a little."""
     grow = 0.06 if p.age < 24 else 0.02 if p.age < 28 else -0.01 if p.age < 31 else -0.06
     role_step = 1.0 if p.age < 24 else 0.5 if p.age < 29 else -1.0 if p.age < 32 else -3.0
-    return replace(p, age=p.age + 1, usage=_clip(p.usage * math.exp(rng.gauss(grow, 0.07)), 0.1, 0.37),
+    return replace(p, age=p.age + 1, usage=_clip(p.usage * math.exp(rng.gauss(grow, 0.07)), 0.1, 0.35),
                    role=_clip(p.role + rng.gauss(role_step, 2.0), 3, 37.5),
                    fg3_pct=_clip(p.fg3_pct + rng.gauss(0, 0.012), 0.28, 0.43),
                    paint_pct=_clip(p.paint_pct + rng.gauss(0, 0.01), 0.45, 0.72))
@@ -157,7 +158,7 @@ def make_rosters(calendar: Calendar, seed: int) -> dict[str, dict[str, list[Play
         for team in TEAMS:
             keep = cur[team]
 
-            def sign(slot: int, good_enough: bool) -> None:
+            def sign(slot: int, good_enough: Callable[[Player], bool]) -> None:
                 nonlocal counter
                 best = max(pool, key=lambda p: p.role * p.usage, default=None)
                 if best is not None and good_enough(best):
@@ -180,6 +181,7 @@ def make_rosters(calendar: Calendar, seed: int) -> dict[str, dict[str, list[Play
                     keep.append(pool.pop())
                 else:
                     keep.append(_new_player(rng, counter))
+            keep.sort(key=lambda p: -p.role)  # over 14 after signing starters: the last man is waived
             del keep[ROSTER:]
         out[name] = prev = cur
     out.pop("", None)
@@ -223,7 +225,8 @@ def _season_states(rng: random.Random, games: list[Game], rosters: dict[str, lis
             avail = []
             for p in roster[team]:
                 pid = p.player_id
-                r = role[pid] = ROLE_RHO * role.get(pid, plan[pid]) + (1 - ROLE_RHO) * plan[pid] + _noise(rng, ROLE_SD)
+                r = ROLE_RHO * role.get(pid, plan[pid]) + (1 - ROLE_RHO) * plan[pid] + _noise(rng, ROLE_SD)
+                role[pid] = r
                 if out_for.get(pid, 0) > 0:
                     out_for[pid] -= 1
                     continue
@@ -311,7 +314,8 @@ def _minutes(rng: random.Random, state: TeamGameState, overtime: int) -> list[tu
     listed = sorted(state.players, key=lambda x: -x[1])[:rng.choice((10, 11, 11, 12))]
     rotation = rng.choice((9, 10))
     total = 4 * (240 + 25 * overtime)  # quarter minutes: sums stay exact in binary floating point
-    garbage = [rng.choice((0, 0, 2, 3, 4, 6)) * 4 if i >= rotation else 0 for i in range(len(listed))]
+    # beyond the rotation: half sit the whole game (DNP), half get 2-8 minutes of garbage time
+    garbage = [rng.randrange(8, 33) if i >= rotation and rng.random() < 0.5 else 0 for i in range(len(listed))]
     target = [4 * r * (1 + _noise(rng, 0.1)) * (1 + overtime * 25 / 240) if i < rotation else 0.0
               for i, (_, r, _) in enumerate(listed)]
     gap = total - sum(garbage) - sum(target)
@@ -324,8 +328,9 @@ def _minutes(rng: random.Random, state: TeamGameState, overtime: int) -> list[tu
         cut = [-gap * r / sum(room) for r in room]
         target = [t - c for t, c in zip(target, cut)] if all(c <= t for t, c in zip(target, cut)) else \
             [t * (total - sum(garbage)) / sum(target) for t in target]
-    alloc = [min(cap, int(t)) + g for t, g in zip(target, garbage)]
-    order = sorted(range(len(listed)), key=lambda i: alloc[i] - target[i] - garbage[i])
+    # under two minutes planned: he does not get in (no 0:15 cameos, whose usage rates run to the hundreds)
+    alloc = [(min(cap, int(t)) if t >= 8 else 0) + g for t, g in zip(target, garbage)]
+    order = sorted((i for i in range(len(listed)) if target[i] >= 8), key=lambda i: alloc[i] - target[i])
     k = 0
     while sum(alloc) < total:  # hand out the rounding remainder, largest fractions first, never above the cap
         i = order[k % len(order)]
@@ -338,7 +343,7 @@ def _minutes(rng: random.Random, state: TeamGameState, overtime: int) -> list[tu
 def _box(rng: random.Random, g: Game, states: dict[tuple[str, str], TeamGameState],
          ratings: dict[str, TeamSeason], league: tuple[float, float], out: SeasonData) -> None:
     league_pace, league_eff = league
-    has_zones = rng.random() < 0.45
+    has_zones = rng.random() < 0.5  # games with play-by-play; the zone coverage checks expect 40%+ of rows
     team_minutes = 240 + 25 * g.overtime
     possessions = (ratings[g.home].pace + ratings[g.away].pace) / 2 + rng.gauss(0, GAME_PACE_SD)
     possessions *= team_minutes / 240

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import subprocess
+from typing import Iterator
 
 import pytest
 
@@ -15,6 +16,7 @@ from backfill_orchestrator.warehouse.duckdb import DuckDBWarehouse
 from nba_pipeline import DEFAULT_SEASONS
 from nba_pipeline.sample_data import DEFAULT_END, DEFAULT_START, write_sample
 from nba_pipeline.sample_describe import SampleDescription, describe, identities
+from nba_pipeline.tables import PLAYER_BOX, SCHEDULE, TEAM_BOX
 
 from nba_jobhelp import ROOT
 
@@ -26,14 +28,46 @@ IDENTITIES = ("points_formula", "team_equals_sum_of_players", "assists_at_most_f
 
 
 @pytest.fixture(scope="module")
-def full(tmp_path_factory: pytest.TempPathFactory) -> SampleDescription:
-    """The default range (2021-10-19..2026-01-02, seed 7), written to DuckDB once and described."""
+def full_wh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DuckDBWarehouse]:
+    """The default range (2021-10-19..2026-01-02, seed 7), written to DuckDB once for the module."""
     wh = DuckDBWarehouse(tmp_path_factory.mktemp("sample") / "nba.duckdb")
-    try:
-        write_sample(wh, DEFAULT_START, DEFAULT_END)
-        return describe(wh, load_calendar(DEFAULT_SEASONS))
-    finally:
-        wh.close()
+    summary = write_sample(wh, DEFAULT_START, DEFAULT_END)
+    assert 120_000 <= summary.player_rows <= 135_000
+    assert 0.40 <= summary.zone_rows / summary.player_rows <= 0.50  # the suites' zone coverage checks expect 40%+
+    yield wh
+    wh.close()
+
+
+@pytest.fixture(scope="module")
+def full(full_wh: DuckDBWarehouse) -> SampleDescription:
+    return describe(full_wh, load_calendar(DEFAULT_SEASONS))
+
+
+def _one(wh: Warehouse, sql: str) -> int:
+    return wh.query(sql)[0]["n"]
+
+
+def test_calendar_of_the_default_range(full_wh: DuckDBWarehouse) -> None:
+    duck = full_wh
+    starts = {r["season"]: r["d"] for r in duck.query(f"SELECT season, MIN(game_date) AS d FROM {SCHEDULE} GROUP BY season")}
+    assert starts == {"2021-22": D(2021, 10, 19), "2022-23": D(2022, 10, 18), "2023-24": D(2023, 10, 24),
+                      "2024-25": D(2024, 10, 22), "2025-26": D(2025, 10, 21)}
+    assert _one(duck, f"SELECT COUNT(*) AS n FROM {SCHEDULE} WHERE EXTRACT(MONTH FROM game_date) IN (7, 8, 9)") == 0
+    # All-Star break 2024: the third Sunday of February (18th) and the days around it
+    assert _one(duck, f"SELECT COUNT(*) AS n FROM {SCHEDULE} WHERE game_date BETWEEN '2024-02-15' AND '2024-02-20'") == 0
+    assert _one(duck, f"SELECT COUNT(*) AS n FROM {SCHEDULE} WHERE game_type = 'playoffs' AND "
+                      "EXTRACT(MONTH FROM game_date) = 6") > 0
+    assert _one(duck, f"SELECT COUNT(*) AS n FROM {TEAM_BOX} WHERE minutes <> 240 + 25 * (SELECT MAX(overtime_periods) "
+                      f"FROM {SCHEDULE} s WHERE s.game_id = {TEAM_BOX}.game_id)") == 0
+    # nobody plays twice on a day, nor three days running; no ties; nobody plays a cameo of under 2 minutes
+    assert _one(duck, f"SELECT COUNT(*) AS n FROM (SELECT game_date, team_id FROM {TEAM_BOX} "
+                      "GROUP BY game_date, team_id HAVING COUNT(*) > 1) x") == 0
+    assert _one(duck, f"""SELECT COUNT(*) AS n FROM (
+        SELECT game_date, LAG(game_date, 2) OVER (PARTITION BY team_id ORDER BY game_date) AS two_before
+        FROM {TEAM_BOX}) x WHERE DATE_DIFF(game_date, two_before, DAY) = 2""") == 0
+    assert _one(duck, f"SELECT COUNT(*) AS n FROM {TEAM_BOX} a JOIN {TEAM_BOX} b ON a.game_id = b.game_id "
+                      "AND a.team_id < b.team_id WHERE a.points = b.points") == 0
+    assert _one(duck, f"SELECT COUNT(*) AS n FROM {PLAYER_BOX} WHERE minutes > 0 AND minutes < 2") == 0
 
 
 @pytest.mark.parametrize("name", IDENTITIES)

@@ -213,6 +213,7 @@ def _season_states(rng: random.Random, games: list[Game], rosters: dict[str, lis
     last_day: dict[str, dt.date] = {}
     traded = False
     states = {}
+    u = rng.random
     for g in games:
         if g.game_date > end:  # states are built in date order: stopping early changes none before
             break
@@ -225,17 +226,19 @@ def _season_states(rng: random.Random, games: list[Game], rosters: dict[str, lis
             avail = []
             for p in roster[team]:
                 pid = p.player_id
-                r = ROLE_RHO * role.get(pid, plan[pid]) + (1 - ROLE_RHO) * plan[pid] + _noise(rng, ROLE_SD)
+                # _noise written out: this loop runs for every player of every game of the season
+                r = ROLE_RHO * role.get(pid, plan[pid]) + (1 - ROLE_RHO) * plan[pid] + \
+                    (u() + u() + u() - 1.5) * 2 * ROLE_SD
                 role[pid] = r
                 if out_for.get(pid, 0) > 0:
                     out_for[pid] -= 1
                     continue
-                if rng.random() < INJURY_RATE * p.injury_prone:
+                if u() < INJURY_RATE * p.injury_prone:
                     out_for[pid] = max(0, round(rng.lognormvariate(1.2, 1.0)) - 1)
                     continue
-                if b2b and p.role >= 30 and rng.random() < B2B_REST:
+                if b2b and p.role >= 30 and u() < B2B_REST:
                     continue
-                f = form[pid] = FORM_RHO * form.get(pid, 0.0) + _noise(rng, FORM_SD)
+                f = form[pid] = FORM_RHO * form.get(pid, 0.0) + (u() + u() + u() - 1.5) * 2 * FORM_SD
                 avail.append((p, _clip(r, 2, 38) * (B2B_MINUTES if b2b and p.role >= 30 else 1.0),
                               p.usage * math.exp(f)))
             states[(g.game_id, team)] = TeamGameState(avail, b2b)
@@ -289,8 +292,11 @@ def _poisson(rng: random.Random, mean: float) -> int:
 def _binom(rng: random.Random, n: int, p: float) -> int:
     if n > 30:  # normal approximation, clipped to [0, n]
         return min(n, max(0, round(rng.gauss(n * p, (n * p * (1 - p)) ** 0.5))))
-    r = rng.random
-    return sum(1 for _ in range(n) if r() < p)
+    r, k = rng.random, 0
+    for _ in range(n):
+        if r() < p:
+            k += 1
+    return k
 
 
 def _noise(rng: random.Random, sd: float) -> float:
@@ -331,11 +337,12 @@ def _minutes(rng: random.Random, state: TeamGameState, overtime: int) -> list[tu
     # under two minutes planned: he does not get in (no 0:15 cameos, whose usage rates run to the hundreds)
     alloc = [(min(cap, int(t)) if t >= 8 else 0) + g for t, g in zip(target, garbage)]
     order = sorted((i for i in range(len(listed)) if target[i] >= 8), key=lambda i: alloc[i] - target[i])
-    k = 0
-    while sum(alloc) < total:  # hand out the rounding remainder, largest fractions first, never above the cap
+    k, missing = 0, total - sum(alloc)
+    while missing > 0:  # hand out the rounding remainder, largest fractions first, never above the cap
         i = order[k % len(order)]
         if alloc[i] < cap:
             alloc[i] += 1
+            missing -= 1
         k += 1
     return [(p, u, i < 5, alloc[i] / 4) for i, (p, _, u) in enumerate(listed)]
 

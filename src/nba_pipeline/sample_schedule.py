@@ -123,7 +123,7 @@ def regular_schedule(rng: random.Random, s: Season) -> list[tuple[dt.date, str, 
                 last[x] = [last[x][1], di]
             placed.append((di, gi))
             n_today += 1
-        if di % 20 == 19:
+        if di % 5 == 4:
             pending = {t: [gi for gi in v if not done[gi]] for t, v in pending.items()}
     placed += _place_leftovers(games, done, placed, len(days))
     placed.sort()

@@ -1,6 +1,6 @@
 # shellcheck shell=bash
 # Shared helpers for scripts/*.sh. Source it from the repository root; it only defines functions.
-#   ensure_venv         .venv       = the project + its dev extra   (reinstalled only when pyproject.toml changes)
+#   ensure_venv         .venv       = the project + its dev and ml extras  (reinstalled only when pyproject.toml changes)
 #   ensure_bqemu_venv   .venv-bqemu = the BigQuery emulator, in its own venv (it pins an older duckdb)
 #   ensure_chromium     Debian's chromium, for the test that renders the run report headless
 #   ensure_shellcheck   Debian's shellcheck, for the lint of scripts/*.sh and .ci/run that scripts/test.sh runs
@@ -56,7 +56,7 @@ _ensure_env() {
 ensure_venv() {
   local want
   want="pyproject $(sha256sum pyproject.toml | cut -d' ' -f1)"
-  _ensure_env .venv "$want" -e ".[dev]"
+  _ensure_env .venv "$want" -e ".[dev,ml]"
 }
 
 ensure_bqemu_venv() {

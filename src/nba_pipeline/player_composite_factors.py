@@ -28,7 +28,7 @@ from backfill_orchestrator.warehouse import Warehouse
 from . import DEFAULT_SEASONS
 from .jobkit import JobContext, main
 from .sqljob import SqlDateProcessor
-from .tables import COMPOSITE, PLAYER_GAME
+from .tables import COMPOSITE, PLAYER_GAME, SCHEDULE
 
 BOOTSTRAP_DAYS = 14
 
@@ -45,7 +45,23 @@ def _day_first(col: str) -> str:
 
 
 _FACTORS = ("games_prior", "points_avg_last_5", "points_avg_last_10", "minutes_avg_last_5", "minutes_avg_last_10",
-            "usage_avg_last_5", "usage_avg_last_10", "prev_date")
+            "usage_avg_last_5", "usage_avg_last_10", "prev_date",
+            # the model features (docs/training.md): season-to-date levels, spread, shot mix over the last 10
+            "points_avg_season", "points_std_last_10", "usage_avg_season", "paint_rate_last_10",
+            "mid_range_rate_last_10", "three_pt_rate_last_10", "assisted_rate_last_10")
+
+# Shot-zone rates: sums over the last 10 PLAYED games, each ratio over the games that have the numerator's data
+# (play-by-play exists for ~45% of games), so a game without zones neither adds attempts nor dilutes the rate.
+# NULL when none of the 10 games has the data (unknowable; never a default).
+_L10 = "9 PRECEDING AND CURRENT ROW"
+_ZONE_RATES = f"""
+    100 * SAFE_DIVIDE(SUM(paint_attempts) {_played(_L10)},
+                      SUM(IF(paint_attempts IS NULL, NULL, fg_attempts)) {_played(_L10)}) AS paint_rate_last_10,
+    100 * SAFE_DIVIDE(SUM(mid_range_attempts) {_played(_L10)},
+                      SUM(IF(mid_range_attempts IS NULL, NULL, fg_attempts)) {_played(_L10)}) AS mid_range_rate_last_10,
+    100 * SAFE_DIVIDE(SUM(three_attempts) {_played(_L10)}, SUM(fg_attempts) {_played(_L10)}) AS three_pt_rate_last_10,
+    100 * SAFE_DIVIDE(SUM(assisted_fg_makes) {_played(_L10)},
+                      SUM(IF(assisted_fg_makes IS NULL, NULL, fg_makes)) {_played(_L10)}) AS assisted_rate_last_10"""
 
 # Every player-game of the range gets a row (a DNP too: the factors describe the player going INTO the game).
 # Its factors come from the player's last PLAYED game strictly before it (`last_played`): the windows are
@@ -59,7 +75,9 @@ WITH players AS (
   -- one row per player-game even if a game was loaded twice (a copy must not count as a prior game)
   SELECT g.player_id, g.game_id, MAX(g.game_date) AS game_date, MAX(g.season) AS season,
     MAX(g.team_id) AS team_id, MAX(g.points) AS points, MAX(g.minutes_played) AS minutes_played,
-    MAX(g.usage_rate) AS usage_rate
+    MAX(g.usage_rate) AS usage_rate, MAX(g.fg_attempts) AS fg_attempts, MAX(g.fg_makes) AS fg_makes,
+    MAX(g.three_attempts) AS three_attempts, MAX(g.paint_attempts) AS paint_attempts,
+    MAX(g.mid_range_attempts) AS mid_range_attempts, MAX(g.assisted_fg_makes) AS assisted_fg_makes
   FROM {PLAYER_GAME} AS g JOIN players AS pl ON pl.player_id = g.player_id
   WHERE g.game_date BETWEEN @season_start AND @end
   GROUP BY g.player_id, g.game_id
@@ -75,7 +93,10 @@ WITH players AS (
     AVG(minutes_played) {_played("4 PRECEDING AND CURRENT ROW")} AS minutes_avg_last_5,
     AVG(minutes_played) {_played("9 PRECEDING AND CURRENT ROW")} AS minutes_avg_last_10,
     AVG(usage_rate) {_played("4 PRECEDING AND CURRENT ROW")} AS usage_avg_last_5,
-    AVG(usage_rate) {_played("9 PRECEDING AND CURRENT ROW")} AS usage_avg_last_10
+    AVG(usage_rate) {_played("9 PRECEDING AND CURRENT ROW")} AS usage_avg_last_10,
+    AVG(points) {_played("UNBOUNDED PRECEDING AND CURRENT ROW")} AS points_avg_season,
+    STDDEV_SAMP(points) {_played(_L10)} AS points_std_last_10,
+    AVG(usage_rate) {_played("UNBOUNDED PRECEDING AND CURRENT ROW")} AS usage_avg_season,{_ZONE_RATES}
   FROM seq WHERE played
 ), last_played AS (
   SELECT player_id, game_id, game_date, season, team_id,
@@ -85,7 +106,9 @@ WITH players AS (
 ), w AS (
   SELECT l.player_id, l.game_id, l.game_date, l.season, l.team_id, COALESCE(p.games_prior, 0) AS games_prior,
     p.points_avg_last_5, p.points_avg_last_10, p.minutes_avg_last_5, p.minutes_avg_last_10,
-    p.usage_avg_last_5, p.usage_avg_last_10, p.prev_date
+    p.usage_avg_last_5, p.usage_avg_last_10, p.prev_date, p.points_avg_season, p.points_std_last_10,
+    p.usage_avg_season, p.paint_rate_last_10, p.mid_range_rate_last_10, p.three_pt_rate_last_10,
+    p.assisted_rate_last_10
   FROM last_played AS l LEFT JOIN played AS p ON p.player_id = l.player_id AND p.ord = l.prev_ord
   WHERE l.game_date BETWEEN @start AND @end
 ), d AS (
@@ -93,13 +116,21 @@ WITH players AS (
     {", ".join(_day_first(c) for c in _FACTORS)}
   FROM w
 )
-SELECT player_id, game_id, game_date, season, team_id, games_prior,
+SELECT d.player_id, d.game_id, d.game_date, d.season, d.team_id, games_prior,
   points_avg_last_5, points_avg_last_10, minutes_avg_last_5, minutes_avg_last_10,
   usage_avg_last_5, usage_avg_last_10, usage_avg_last_5 - usage_avg_last_10 AS usage_trend,
-  DATE_DIFF(game_date, prev_date, DAY) - 1 AS rest_days,
-  COALESCE(DATE_DIFF(game_date, prev_date, DAY) = 1, FALSE) AS back_to_back,
+  DATE_DIFF(d.game_date, prev_date, DAY) - 1 AS rest_days,
+  COALESCE(DATE_DIFF(d.game_date, prev_date, DAY) = 1, FALSE) AS back_to_back,
+  points_avg_season, points_std_last_10, usage_avg_season, usage_avg_last_5 - usage_avg_season AS usage_spike,
+  paint_rate_last_10, mid_range_rate_last_10, three_pt_rate_last_10, assisted_rate_last_10,
+  d.team_id = s.home_team_id AS is_home,
   CURRENT_TIMESTAMP() AS processed_at
 FROM d
+LEFT JOIN (
+  -- one row per game even if the schedule holds a game twice; no schedule row: is_home unknown (NULL)
+  SELECT game_id, MAX(home_team_id) AS home_team_id FROM {SCHEDULE}
+  WHERE game_date BETWEEN @start AND @end GROUP BY game_id
+) AS s ON s.game_id = d.game_id
 """
 
 

@@ -24,6 +24,7 @@ SHOT_ZONES = "nba_raw.shot_zones"
 TEAM_OFFENSE = "nba_analytics.team_offense_game_summary"
 PLAYER_GAME = "nba_analytics.player_game_summary"
 COMPOSITE = "nba_precompute.player_composite_factors"
+TEAM_FACTORS = "nba_precompute.team_game_factors"
 
 RAW: dict[str, tuple[Column, ...]] = {
     SCHEDULE: _cols("game_id STRING, game_date DATE, season STRING, home_team_id STRING, away_team_id STRING, "
@@ -55,7 +56,14 @@ DERIVED: dict[str, tuple[Column, ...]] = {
         "player_id STRING, game_id STRING, game_date DATE, season STRING, team_id STRING, games_prior INT64, "
         "points_avg_last_5 FLOAT64, points_avg_last_10 FLOAT64, minutes_avg_last_5 FLOAT64, "
         "minutes_avg_last_10 FLOAT64, usage_avg_last_5 FLOAT64, usage_avg_last_10 FLOAT64, usage_trend FLOAT64, "
-        "rest_days INT64, back_to_back BOOL, processed_at TIMESTAMP"),
+        "rest_days INT64, back_to_back BOOL, points_avg_season FLOAT64, points_std_last_10 FLOAT64, "
+        "usage_avg_season FLOAT64, usage_spike FLOAT64, paint_rate_last_10 FLOAT64, mid_range_rate_last_10 FLOAT64, "
+        "three_pt_rate_last_10 FLOAT64, assisted_rate_last_10 FLOAT64, is_home BOOL, processed_at TIMESTAMP"),
+    TEAM_FACTORS: _cols(
+        "game_id STRING, game_date DATE, season STRING, team_id STRING, opponent_id STRING, "
+        "team_games_prior INT64, team_pace_last_10 FLOAT64, team_off_rating_last_10 FLOAT64, "
+        "opponent_games_prior INT64, opponent_def_rating_last_15 FLOAT64, opponent_pace_last_15 FLOAT64, "
+        "processed_at TIMESTAMP"),
 }
 
 
@@ -117,6 +125,35 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "rest_days": "days between the last game PLAYED and this game, minus one (0 = back-to-back); "
                      "NULL before the first game played",
         "back_to_back": "the last game PLAYED was the day before",
+        "points_avg_season": "mean points over the player's PLAYED games of the season before this game's date",
+        "points_std_last_10": "sample standard deviation (n - 1) of points " + _PLAYED.format(n=10)
+                              + "; NULL with fewer than 2 such games",
+        "usage_avg_season": "mean usage_rate over the player's PLAYED games of the season before this game's date",
+        "usage_spike": "usage_avg_last_5 - usage_avg_season (usage points above the season level)",
+        "paint_rate_last_10": "100 * paint attempts / FGA " + _PLAYED.format(n=10)
+                              + ", over the games with shot-zone data; NULL if none has it",
+        "mid_range_rate_last_10": "100 * mid-range attempts / FGA " + _PLAYED.format(n=10)
+                                  + ", over the games with shot-zone data; NULL if none has it",
+        "three_pt_rate_last_10": "100 * three-point attempts / FGA " + _PLAYED.format(n=10)
+                                 + " (box score); NULL without attempts",
+        "assisted_rate_last_10": "100 * assisted makes / FGM " + _PLAYED.format(n=10)
+                                 + ", over the games with shot-zone data; NULL if none has it",
+        "is_home": "the player's team is the home team of the game (schedule); NULL without a schedule row",
+        "processed_at": "when the row was written",
+    },
+    TEAM_FACTORS: {
+        "game_id": "game (natural key with team_id)", "game_date": "date of the game", "season": "season name",
+        "team_id": "team of this row", "opponent_id": "the other team of the game",
+        "team_games_prior": "games the team played this season before this game's date",
+        "team_pace_last_10": "mean pace over the team's last 10 games of the season before this game's date",
+        "team_off_rating_last_10": "mean offensive_rating over the team's last 10 games of the season before "
+                                   "this game's date",
+        "opponent_games_prior": "games the opponent played this season before this game's date",
+        "opponent_def_rating_last_15": "the opponent's mean defensive rating (points it allowed per 100 of its "
+                                       "opponents' possessions) over its last 15 games of the season before "
+                                       "this game's date; NULL before its first game",
+        "opponent_pace_last_15": "the opponent's mean pace over its last 15 games of the season before this "
+                                 "game's date",
         "processed_at": "when the row was written",
     },
 }

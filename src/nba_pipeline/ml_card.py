@@ -1,11 +1,13 @@
 """Print the figures of the latest trained model (its _metadata.json), for scripts and people.
 
-    python -m nba_pipeline.ml_card [MODELS_DIR]      (default models/)
+    python -m nba_pipeline.ml_card [MODELS_DIR] [--run-id RUN]     (default models/, any run)
 
-Exit 0 with a few lines; 1 when the directory holds no model metadata.
+Exit 0 with a few lines; 1 when the directory holds no model metadata (of that run, with --run-id: a run whose
+training never started must not show an older model's figures).
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -28,13 +30,17 @@ def card(meta: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    folder = Path(args[0] if args else "models")
-    metas = sorted(folder.glob("*_metadata.json"), key=lambda p: p.stat().st_mtime)
+    p = argparse.ArgumentParser(prog="python -m nba_pipeline.ml_card", description=__doc__.splitlines()[0])
+    p.add_argument("models_dir", nargs="?", default="models")
+    p.add_argument("--run-id", help="only a model trained by this run")
+    args = p.parse_args(sys.argv[1:] if argv is None else argv)
+    folder = Path(args.models_dir)
+    metas = [json.loads(m.read_text()) for m in sorted(folder.glob("*_metadata.json"), key=lambda m: m.stat().st_mtime)]
+    metas = [m for m in metas if args.run_id is None or m.get("run_id") == args.run_id]
     if not metas:
-        print(f"error: no *_metadata.json in {folder}", file=sys.stderr)
+        print(f"no model metadata in {folder}" + (f" from run {args.run_id}" if args.run_id else ""), file=sys.stderr)
         return 1
-    print("\n".join(card(json.loads(metas[-1].read_text()))))
+    print("\n".join(card(metas[-1])))
     return 0
 
 

@@ -23,6 +23,13 @@ from backfill_orchestrator.warehouse import Warehouse, WarehouseSettings, open_w
 from backfill_orchestrator.warehouse.duckdb import DuckDBWarehouse
 
 
+# scripts/test.sh starts pytest as a background job of a non-interactive shell, which (POSIX) starts it with SIGINT
+# ignored; an ignored signal is inherited across exec, so every `backfill` a test starts would ignore Ctrl-C too and
+# the tests of Ctrl-C could never pass there. A person's terminal delivers SIGINT: give the tests the same.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_sql_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Tests (and the job processes they start, through the environment) keep translated SQL in their own

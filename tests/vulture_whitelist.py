@@ -28,3 +28,20 @@ _.updated_at
 # runmodel.py: the other half of the run-status partition; tests/test_runmodel.py checks ACTIVE + TERMINAL
 # cover every RunStatus exactly once
 _.RUN_TERMINAL
+
+# nba_pipeline.ml_training: xgboost calls TrainingCallback.after_iteration after every boosting round
+_.after_iteration
+# nba_pipeline.sample_describe.Effects: rendered by `sample_data --describe` through dataclasses.asdict, asserted by
+# tests/nba/test_sample_realism.py
+_.home_minus_away_points
+_.back_to_back_points
+_.weak_minus_strong_defense_points
+_.team_pace_sd
+_.defensive_rating_sd
+_.back_to_backs_per_team_season
+_.starter_points_sd_vs_last10
+_.starter_rows_measured
+_.season_to_season_points_corr
+# nba_pipeline.tables.DESCRIPTIONS: the derived columns' meanings; tests/nba/test_metrics_doc.py ties docs/metrics.md
+# to it column by column
+_.DESCRIPTIONS

@@ -59,8 +59,7 @@ SHORT_HELP: dict[str, str] = {
     "status": "Show RUN (run id or directory; default: the latest).",
     "stop": "Stop RUN (default: the latest): SIGTERM each running phase's process group, wait, SIGKILL; state "
             "`stopped`.",
-    "restart": "Run PHASE of a finished or stopped run again (optionally only from DATE), then continue the run; "
-               "every date named is processed again whatever the checkpoint says; downstream phases re-run from DATE.",
+    "restart": "Run PHASE of a finished or stopped run again (optionally only from DATE), then continue the run.",
     "logs": "Print RUN's orchestrator.log, or PHASE's log (default: the latest run).",
 }
 

@@ -28,3 +28,18 @@ _.updated_at
 # runmodel.py: the other half of the run-status partition; tests/test_runmodel.py checks ACTIVE + TERMINAL
 # cover every RunStatus exactly once
 _.RUN_TERMINAL
+
+# nba_pipeline/ml_training.py: xgboost calls its TrainingCallback's after_iteration after every boosting round
+_.after_iteration
+# nba_pipeline/sample_describe.py Effects: printed and dumped as JSON through dataclasses.asdict (--describe)
+_.home_minus_away_points
+_.back_to_back_points
+_.weak_minus_strong_defense_points
+_.team_pace_sd
+_.defensive_rating_sd
+_.back_to_backs_per_team_season
+_.starter_points_sd_vs_last10
+_.starter_rows_measured
+_.season_to_season_points_corr
+# nba_pipeline/tables.py: one line per derived column; tests/nba/test_metrics_doc.py checks docs/metrics.md by it
+_.DESCRIPTIONS

@@ -99,7 +99,7 @@ class _Progress:
         import xgboost
 
         class Callback(xgboost.callback.TrainingCallback):
-            def after_iteration(cb, model: Any, epoch: int, evals_log: dict) -> bool:  # noqa: N805
+            def after_iteration(_cb, model: Any, epoch: int, evals_log: dict) -> bool:  # noqa: N805
                 self.after(epoch, evals_log)
                 return False
 

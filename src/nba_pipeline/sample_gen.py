@@ -349,7 +349,7 @@ def _minutes(rng: random.Random, state: TeamGameState, overtime: int) -> list[tu
 
 def _box(rng: random.Random, g: Game, states: dict[tuple[str, str], TeamGameState],
          ratings: dict[str, TeamSeason], league: tuple[float, float], out: SeasonData) -> None:
-    league_pace, league_eff = league
+    _, league_eff = league
     has_zones = rng.random() < 0.5  # games with play-by-play; the zone coverage checks expect 40%+ of rows
     team_minutes = 240 + 25 * g.overtime
     possessions = (ratings[g.home].pace + ratings[g.away].pace) / 2 + rng.gauss(0, GAME_PACE_SD)

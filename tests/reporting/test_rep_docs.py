@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from backfill_orchestrator.reporting import status
+from backfill_orchestrator.reporting.view import ProgressView
 from backfill_orchestrator.events import ANCHORS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,6 +31,6 @@ def test_status_json_doc_names_every_field():
     documented = set(re.findall(r"^\| `([a-z_]+)`", doc, flags=re.M))
     documented |= {n for row in re.findall(r"^\| (`[a-z_]+`(?: / `[a-z_]+`)+) \|", doc, flags=re.M)
                    for n in re.findall(r"`([a-z_]+)`", row)}
-    for cls in (status.StatusRun, status.StatusPhase, status.StatusProgress, status.StatusGate, status.StatusEvent):
+    for cls in (status.StatusRun, status.StatusPhase, ProgressView, status.StatusGate, status.StatusEvent):
         missing = {f.name for f in dataclasses.fields(cls)} - documented
         assert not missing, f"{cls.__name__}: fields not in docs/status-json.md: {missing}"

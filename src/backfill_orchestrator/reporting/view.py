@@ -1,8 +1,8 @@
 """One read model of a run: `build_view(run_dir)` reads state.sqlite once, through RunState's read API, and
-returns a `RunView` whose free text is already redacted. `backfill status` (text and --json), the reports
-(Markdown, HTML, JSON) and the Prometheus metrics all render from it, so that a figure they share (the latest
-result of each gate, a phase's total dates, the failed-check line, durations, retries, liveness) is computed here
-and only here.
+returns a `RunView` whose free text is already redacted; beside it, each phase's card file, when its job wrote
+one (cards.py). `backfill status` (text and --json), the reports (Markdown, HTML, JSON) and the Prometheus
+metrics all render from it, so that a figure they share (the latest result of each gate, a phase's total dates,
+the failed-check line, durations, retries, liveness) is computed here and only here.
 
 Secrets: every URL in free text loses its credentials, path and query; on top, the literal secrets of the run's
 config (notification URLs, credential-like `env` values of phases) are masked when that config can still be

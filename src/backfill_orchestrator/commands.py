@@ -19,6 +19,7 @@ from .dates import Calendar
 from .errors import UsageError
 from .events import runbook_ref
 from .process import AdoptRefused, ProcessHandle
+from .reporting.cards import card_path
 from .runmodel import Reason
 from .warehouse.url import format_warehouse_url
 
@@ -54,7 +55,7 @@ def fill_command(config: PipelineConfig, phase: Phase, run_dir: Path, dates: lis
         "python": sys.executable, "start": str(dates[0]) if dates else "", "end": str(dates[-1]) if dates else "",
         "dates_file": str(dates_file), "dates": ",".join(str(d) for d in dates), "checkpoint": str(checkpoint),
         "workers": str(phase.workers), "warehouse": warehouse_arg(config), "run_dir": str(run_dir),
-        "phase": phase.name,
+        "phase": phase.name, "card": str(card_path(run_dir, phase.name)),
     }
     return [re.sub(r"\{([a-z_]+)\}", lambda m: values.get(m.group(1), m.group(0)), arg) for arg in phase.command]
 

@@ -27,7 +27,8 @@ from .runmodel import NOTIFIABLE
 from .warehouse.base import WarehouseSettings, check_identifier, check_table
 from .yamlsource import Node, load_yaml
 
-PLACEHOLDERS = ("python", "start", "end", "dates_file", "dates", "checkpoint", "workers", "warehouse", "run_dir", "phase")
+PLACEHOLDERS = ("python", "start", "end", "dates_file", "dates", "checkpoint", "workers", "warehouse", "run_dir", "phase",
+                "card")  # {card}: where the phase's job may write its card for the report (reporting/cards.py)
 EVENTS = tuple(k.value for k in NOTIFIABLE)  # what `notifications[].events` may name
 SEVERITIES = ("critical", "warning")
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")

@@ -22,7 +22,7 @@ import psutil
 
 from . import process
 from .clock import iso_utc, parse_iso
-from .commands import checkpoint_path, dates_file_path, fill_command, phase_dates, phase_log_path
+from .commands import card_path, checkpoint_path, dates_file_path, fill_command, phase_dates, phase_log_path
 from .config import Phase
 from .dates import format_ranges, parse_date, read_date_file, write_date_file
 from .decisions import AttemptResult, Step, Transition, backoff_seconds, decide_transition, judge_attempt, \
@@ -128,6 +128,7 @@ class PhaseRunner:
     def _launch(self, dates: list[dt.date], dates_file: Path, tries: int, attempt: int) -> None:
         ctx = self.ctx
         write_date_file(dates_file, dates)
+        card_path(ctx.run_dir, self.name).unlink(missing_ok=True)  # an earlier attempt's card is not this one's
         log = phase_log_path(self.phase, ctx.run_dir).resolve()
         log.parent.mkdir(parents=True, exist_ok=True)
         st = log.stat() if log.exists() else None

@@ -29,6 +29,42 @@ def card(meta: dict) -> list[str]:
     ]
 
 
+def phase_card(meta: dict) -> dict:
+    """The model card for the run report, in the orchestrator's generic card schema (docs/cards.md): MAE per split
+    against both baselines and the users' target, feature importance, MAE per test month, predicted vs actual."""
+    test = meta["test_dates"]
+    months = meta["test_mae_by_month"]
+    mae_rows = [["train", meta["rows"]["train"], meta["train_mae"]], ["val", meta["rows"]["val"], meta["val_mae"]],
+                ["test", meta["rows"]["test"], meta["test_mae"]],
+                ["rules baseline (test rows)", meta["rows"]["test"], meta["baseline_mae"]],
+                ["moving average (test rows)", meta["rows"]["test"], meta["moving_average_mae"]],
+                ["users' target (real NBA data)", None, USERS_TARGET]]
+    return {
+        "schema": "backfill.card/1",
+        "title": f"Model card: {meta['model_name']} ({meta['target']})",
+        "subtitle": f"run {meta['run_id']}, {meta['trees']} trees, window {meta['window'][0]}..{meta['window'][1]}, "
+                    f"test dates {test[0]}..{test[1]}",
+        "figures": [
+            {"label": "test MAE", "value": meta["test_mae"], "target": USERS_TARGET,
+             "target_label": "users' target", "lower_is_better": True},
+            {"label": "rules baseline MAE", "value": meta["baseline_mae"], "note": "same test rows"},
+            {"label": "moving average MAE", "value": meta["moving_average_mae"], "note": "same test rows"},
+            {"label": "improvement vs rules, %", "value": meta["improvement_pct"], "target": 3,
+             "target_label": "users' bar", "lower_is_better": False},
+        ],
+        "tables": [{"title": "MAE (points)", "columns": ["split / model", "rows", "MAE"], "rows": mae_rows,
+                    "note": "the 4.27 target is the users' rules model on real NBA data (docs/training.md)"}],
+        "bars": [{"title": f"Feature importance ({meta['importance_type']}), top 15",
+                  "items": [[f, v] for f, v in list(meta["feature_importance"].items())[:15]]}],
+        "series": [{"title": "Test MAE per month", "y_label": "points",
+                    "points": [[m, v["mae"]] for m, v in months.items()], "target": USERS_TARGET,
+                    "target_label": "users' target"}],
+        "scatter": [{"title": f"Predicted vs actual points ({len(meta['test_predictions_sample'])} test rows, "
+                              "sampled)", "x_label": "actual points", "y_label": "predicted points",
+                     "points": meta["test_predictions_sample"], "diagonal": True}],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m nba_pipeline.ml_card", description=__doc__.splitlines()[0])
     p.add_argument("models_dir", nargs="?", default="models")

@@ -1,13 +1,14 @@
 """Phase job: train the points model (XGBoost) on a window of dates and record how good it is.
 
     python -m nba_pipeline.ml_training --start-date 2021-11-02 --end-date 2026-01-02 --warehouse data/nba.duckdb
-        [--models-dir models] [--name points_xgb] [--run-id ID] [--max-depth 8 --learning-rate 0.05 ...]
+        [--models-dir models] [--name points_xgb] [--run-id ID] [--card PATH] [--max-depth 8 ...]
 
 One step, not per date: reads the window in ONE query (ml_data.training_sql), splits it chronologically by
 date 70/15/15, trains with early stopping on the validation MAE, scores the model and two baselines on the SAME
 test rows, then writes models/<name>_<YYYYMMDD>.json (the booster) and <name>_<YYYYMMDD>_metadata.json (each
 whole or not at all: temp file + rename), and the same figures as one row of nba_ml.training_runs (DELETE the
-run's row + INSERT in one transaction). A killed training leaves nothing half-written; re-running it is the
+run's row + INSERT in one transaction); with --card, the model card for the run report (the orchestrator's
+`{card}`, docs/cards.md), written the same way. A killed training leaves nothing half-written; re-running it is the
 resume. docs/training.md describes features, split, baselines, gates and artefacts.
 
 stdout (the pipeline's `xgboost-rounds` progress format follows it; everything else goes to stderr):
@@ -32,7 +33,7 @@ from typing import Any, Sequence
 from backfill_orchestrator.errors import EXIT_FAILED, EXIT_OK, BackfillError, UsageError
 from backfill_orchestrator.warehouse import Column, Warehouse
 
-from . import ml_data
+from . import ml_card, ml_data
 from .jobkit import DEFAULT_WAREHOUSE, _Parser, select_dates
 
 PREFIX = "[train] "
@@ -125,7 +126,8 @@ class _Progress:
 
 
 def train(wh: Warehouse, start: dt.date, end: dt.date, *, hyper: Hyper, models_dir: Path, name: str,
-          run_id: str, min_prior: int = ml_data.MIN_PRIOR_GAMES, progress_every: int = 10) -> dict[str, Any]:
+          run_id: str, min_prior: int = ml_data.MIN_PRIOR_GAMES, progress_every: int = 10,
+          card: Path | None = None) -> dict[str, Any]:
     """Everything but the command line; returns the metadata written. Raises BackfillError on bad input."""
     import numpy as np
     import xgboost
@@ -202,6 +204,8 @@ def train(wh: Warehouse, start: dt.date, end: dt.date, *, hyper: Hyper, models_d
     meta["seconds"] = round(time.perf_counter() - t0, 2)
     _atomic_write(model_path, bytes(model.save_raw("json")))
     _atomic_write(meta_path, (json.dumps(meta, indent=2) + "\n").encode())
+    if card is not None:
+        _atomic_write(card, (json.dumps(ml_card.phase_card(meta), indent=1) + "\n").encode())
     record_run(wh, meta, splits)
     return meta
 
@@ -290,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default=DEFAULT_NAME, help=f"model name, file prefix (default {DEFAULT_NAME})")
     p.add_argument("--run-id", default=os.environ.get("BACKFILL_RUN_ID") or None,
                    help="run id recorded with the model (default $BACKFILL_RUN_ID, else a UTC timestamp)")
+    p.add_argument("--card", help="also write the model card for the run report here (the orchestrator's {card})")
     p.add_argument("--min-prior-games", type=int, default=ml_data.MIN_PRIOR_GAMES,
                    help=f"rows need this many played games earlier in the season (default {ml_data.MIN_PRIOR_GAMES})")
     p.add_argument("--max-depth", type=_positive_int, default=h.max_depth)
@@ -335,7 +340,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILED
     try:
         meta = train(wh, dates[0], dates[-1], hyper=hyper, models_dir=Path(args.models_dir), name=args.name,
-                     run_id=run_id, min_prior=args.min_prior_games, progress_every=args.progress_every)
+                     run_id=run_id, min_prior=args.min_prior_games, progress_every=args.progress_every,
+                     card=Path(args.card) if args.card else None)
     except Exception as e:  # noqa: BLE001 - one line for the orchestrator's log, the exit code says failed
         msg = (str(e).splitlines() or [""])[0].replace('"', "'")
         print(f"error: {type(e).__name__}: {msg}", file=sys.stderr)

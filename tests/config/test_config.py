@@ -131,7 +131,7 @@ BAD = [
     ("unknown placeholder",
      "pipeline: p\nphases:\n  - name: a\n    command: [x, '{stat}']\n    dates: {start: 2024-01-01, end: 2024-01-02}\n",
      "{f}:4: phases[0].command[1]: unknown placeholder {stat}; known: {python}, {start}, {end}, {dates_file}, "
-     "{dates}, {checkpoint}, {workers}, {warehouse}, {run_dir}, {phase}"),
+     "{dates}, {checkpoint}, {workers}, {warehouse}, {run_dir}, {phase}, {card}"),
     ("bad on_warn choice",
      "pipeline: p\nphases:\n  - name: a\n    " + PHASE + "\n    on_warn: stpo\n",
      "{f}:6: phases[0].on_warn: expected one of continue, stop, got 'stpo' (did you mean 'stop'?)"),

@@ -14,6 +14,7 @@ import pytest
 from backfill_orchestrator.config import load_config
 from backfill_orchestrator.dates import load_calendar
 from backfill_orchestrator.progress_formats import parser_for
+from backfill_orchestrator.reporting.cards import read_card, validate_card
 from backfill_orchestrator.validation import Status, load_suites, run_suite
 from backfill_orchestrator.warehouse import Warehouse
 from backfill_orchestrator.warehouse.duckdb import DuckDBWarehouse
@@ -121,8 +122,23 @@ def test_training_end_to_end_artefacts_match_the_warehouse(warehouse: Path, tmp_
     assert len(runs) == 1 and runs[0]["run_id"] == "run-a"
     assert runs[0]["test_mae"] == pytest.approx(meta["test_mae"]) and runs[0]["rows_test"] == len(te.rows)
     assert runs[0]["top_features"].split(",") == list(meta["feature_importance"])[:10]
-    again = _train(warehouse, models, "--run-id", "run-a")
+    card_file = tmp_path / "run" / "train_points_model.card.json"  # what the orchestrator's {card} names
+    again = _train(warehouse, models, "--run-id", "run-a", "--card", str(card_file))
     assert again.code == 0, again.stderr
+    meta = json.loads(meta_files[0].read_text())
+    # the model card passes the report's own schema check and carries the figures of the metadata
+    card, error = read_card(card_file)
+    assert error is None and card is not None
+    assert card == validate_card(json.loads(card_file.read_text()))
+    mae = {r[0]: r[2] for r in card["tables"][0]["rows"]}
+    assert (mae["train"], mae["val"], mae["test"]) == (meta["train_mae"], meta["val_mae"], meta["test_mae"])
+    assert mae["rules baseline (test rows)"] == meta["baseline_mae"]
+    assert mae["moving average (test rows)"] == meta["moving_average_mae"] and 4.27 in mae.values()
+    assert card["bars"][0]["items"][0] == [*next(iter(meta["feature_importance"].items()))]
+    assert card["series"][0]["points"] == [[m, v["mae"]] for m, v in meta["test_mae_by_month"].items()]
+    assert len(card["series"][0]["points"]) >= 1 and card["series"][0]["target"] == 4.27
+    assert card["scatter"][0]["points"] == meta["test_predictions_sample"]
+    assert 0 < len(card["scatter"][0]["points"]) <= 300
     wh = DuckDBWarehouse(warehouse)
     assert wh.query(f"SELECT COUNT(*) AS n FROM {RUNS} WHERE run_id = 'run-a'")[0]["n"] == 1
     wh.close()

@@ -5,10 +5,12 @@
   would draw nothing, is the first thing seen); dates without rows are a grey band.
 - `progress_svg`: % of dates done over time, one line per phase.
 - `timeline_svg`: one bar per phase from start to end, coloured by its final status.
+- `bars_svg`, `line_svg`, `scatter_svg`: the charts of a phase's card (cards.py), whatever the job measures.
 """
 from __future__ import annotations
 
 import datetime as dt
+import math
 from html import escape
 from typing import Iterable, Sequence
 
@@ -246,3 +248,143 @@ def coverage_strips_svg(title: str, rows: Sequence[tuple[str, Sequence[tuple[dt.
                     f"{t.strftime('%Y-%m')}</text>")
     body.append(f"<text x='{left}' y='14' fill='#222' font-weight='bold' {FONT}>{escape(title)}</text>")
     return _svg(width, height, body, title, "chart strips-chart")
+
+
+# --- phase cards (cards.py): generic charts of a job's own figures --------------------------------------------
+CARD_COLOR = "#4c8fcf"
+TARGET_COLOR = "#d62728"
+
+
+def _nice_max(v: float) -> float:
+    """A round axis end at or above v (1, 2, 2.5, 5 × 10^k)."""
+    if v <= 0:
+        return 1.0
+    k = 10 ** math.floor(math.log10(v))
+    return next(m * k for m in (1, 2, 2.5, 5, 10) if m * k >= v)
+
+
+def _tick_count(lo: float, hi: float) -> int:
+    """4 or 5 steps so that each is a round number: 0..50 by 10, 0..2 by 0.5, 0..2.5 by 0.5."""
+    span = hi - lo
+    if span <= 0:
+        return 4
+    lead = span / 10 ** math.floor(math.log10(span))
+    return 4 if round(lead, 6) in (2.0, 4.0, 8.0) else 5
+
+
+def _num_label(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 1000 else (f"{v:.3g}" if abs(v) < 10 else f"{v:,.1f}".rstrip("0").rstrip("."))
+
+
+def bars_svg(title: str, items: Sequence[tuple[str, float]], width: int = 920) -> str:
+    """Horizontal bars, label → value, in the given order (the job sorts)."""
+    left, right, top, row_h = 230, 70, 22, 18
+    pw = width - left - right
+    height = top + row_h * max(len(items), 1) + 8
+    hi = _nice_max(max((v for _, v in items), default=0.0))
+    lo = min(0.0, min((v for _, v in items), default=0.0))
+    span = hi - lo or 1.0
+
+    def x(v: float) -> float:
+        return left + (v - lo) / span * pw
+
+    body = [f"<text x='{left}' y='14' fill='#222' font-weight='bold' {FONT}>{escape(title)}</text>"]
+    for i, (label, v) in enumerate(items):
+        yy = top + i * row_h
+        x0, x1 = sorted((x(0.0), x(v)))
+        body.append(f"<text x='{left - 8}' y='{yy + 12}' text-anchor='end' fill='#222' {FONT}>"
+                    f"{escape(_clip(label, 34))}</text>")
+        body.append(f"<rect class='card-bar' x='{x0:.2f}' y='{yy + 2}' width='{max(x1 - x0, 1.0):.2f}' "
+                    f"height='{row_h - 4}' fill='{CARD_COLOR}'><title>{escape(f'{label}: {v:g}')}</title></rect>")
+        body.append(f"<text x='{x1 + 4:.2f}' y='{yy + 12}' fill='#333' {FONT}>{_num_label(v)}</text>")
+    return _svg(width, height, body, title, "chart card-bars")
+
+
+def _clip(text: str, n: int) -> str:
+    return text if len(text) <= n else text[:n - 1] + "…"
+
+
+def _y_axis(lo: float, hi: float, y, left: int, pw: float, body: list[str]) -> None:
+    n = _tick_count(lo, hi)
+    for i in range(n + 1):
+        v = lo + (hi - lo) * i / n
+        body.append(f"<line x1='{left}' x2='{left + pw}' y1='{y(v):.2f}' y2='{y(v):.2f}' stroke='#ececec'/>")
+        body.append(f"<text x='{left - 6}' y='{y(v) + 4:.2f}' text-anchor='end' fill='#555' {FONT}>"
+                    f"{_num_label(v)}</text>")
+
+
+def line_svg(title: str, points: Sequence[tuple[str, float]], target: float | None = None,
+             target_label: str | None = None, y_label: str | None = None, width: int = 920,
+             height: int = 220) -> str:
+    """A value per labelled step (e.g. per month), with an optional target line; the y axis starts at 0."""
+    left, right, top, bottom = 52, 14, 22, 30
+    pw, ph = width - left - right, height - top - bottom
+    values = [v for _, v in points] + ([target] if target is not None else [])
+    lo, hi = min(0.0, min(values, default=0.0)), _nice_max(max(values, default=0.0) * 1.05)
+    step = pw / max(len(points), 1)
+
+    def x(i: int) -> float:
+        return left + step * (i + 0.5)
+
+    def y(v: float) -> float:
+        return top + ph - (v - lo) / ((hi - lo) or 1.0) * ph
+
+    body = [f"<rect x='{left}' y='{top}' width='{pw}' height='{ph}' fill='#fafafa' stroke='#d0d0d0'/>"]
+    _y_axis(lo, hi, y, left, pw, body)
+    if points:
+        d = "".join(("M" if i == 0 else "L") + f"{x(i):.2f},{y(v):.2f}" for i, (_, v) in enumerate(points))
+        body.append(f"<path class='card-line' d='{d}' fill='none' stroke='{CARD_COLOR}' stroke-width='2'/>")
+    every = max(1, math.ceil(len(points) / 12))  # at most ~12 x labels
+    for i, (label, v) in enumerate(points):
+        body.append(f"<circle class='card-point' cx='{x(i):.2f}' cy='{y(v):.2f}' r='3' fill='{CARD_COLOR}'>"
+                    f"<title>{escape(f'{label}: {v:g}')}</title></circle>")
+        if i % every == 0:
+            body.append(f"<text x='{x(i):.2f}' y='{top + ph + 16}' text-anchor='middle' fill='#555' {FONT}>"
+                        f"{escape(_clip(label, 12))}</text>")
+    if target is not None:
+        body.append(f"<line class='card-target' x1='{left}' x2='{left + pw}' y1='{y(target):.2f}' "
+                    f"y2='{y(target):.2f}' stroke='{TARGET_COLOR}' stroke-dasharray='5,3' stroke-width='1.2'/>")
+        body.append(f"<text x='{left + pw - 4}' y='{y(target) - 4:.2f}' text-anchor='end' fill='{TARGET_COLOR}' "
+                    f"{FONT}>{escape(target_label or 'target')} {_num_label(target)}</text>")
+    head = title + (f" ({y_label})" if y_label else "")
+    body.append(f"<text x='{left}' y='14' fill='#222' font-weight='bold' {FONT}>{escape(head)}</text>")
+    return _svg(width, height, body, title, "chart card-line-chart")
+
+
+def scatter_svg(title: str, points: Sequence[tuple[float, float]], x_label: str | None = None,
+                y_label: str | None = None, diagonal: bool = False, size: int = 420) -> str:
+    """Points (x, y) on equal axes from 0 (or the lowest value) to a round maximum; `diagonal`: the y = x line
+    (predicted = actual)."""
+    left, right, top, bottom = 52, 14, 22, 40
+    pw = ph = size - left - right
+    width, height = size, top + ph + bottom
+    values = [v for p in points for v in p]
+    lo, hi = min(0.0, min(values, default=0.0)), _nice_max(max(values, default=0.0))
+
+    def sx(v: float) -> float:
+        return left + (v - lo) / ((hi - lo) or 1.0) * pw
+
+    def sy(v: float) -> float:
+        return top + ph - (v - lo) / ((hi - lo) or 1.0) * ph
+
+    body = [f"<rect x='{left}' y='{top}' width='{pw}' height='{ph}' fill='#fafafa' stroke='#d0d0d0'/>"]
+    _y_axis(lo, hi, sy, left, pw, body)
+    n = _tick_count(lo, hi)
+    for i in range(n + 1):
+        v = lo + (hi - lo) * i / n
+        body.append(f"<text x='{sx(v):.2f}' y='{top + ph + 15}' text-anchor='middle' fill='#555' {FONT}>"
+                    f"{_num_label(v)}</text>")
+    if diagonal:
+        body.append(f"<line class='card-diagonal' x1='{sx(lo):.2f}' y1='{sy(lo):.2f}' x2='{sx(hi):.2f}' "
+                    f"y2='{sy(hi):.2f}' stroke='{TARGET_COLOR}' stroke-dasharray='5,3' stroke-width='1'/>")
+    for px, py in points:
+        body.append(f"<circle class='card-dot' cx='{sx(px):.2f}' cy='{sy(py):.2f}' r='2.2' fill='{CARD_COLOR}' "
+                    f"fill-opacity='0.55'/>")
+    if x_label:
+        body.append(f"<text x='{left + pw / 2:.2f}' y='{top + ph + 32}' text-anchor='middle' fill='#333' {FONT}>"
+                    f"{escape(x_label)}</text>")
+    if y_label:
+        body.append(f"<text x='12' y='{top + ph / 2:.2f}' text-anchor='middle' fill='#333' {FONT} "
+                    f"transform='rotate(-90 12 {top + ph / 2:.2f})'>{escape(y_label)}</text>")
+    body.append(f"<text x='{left}' y='14' fill='#222' font-weight='bold' {FONT}>{escape(title)}</text>")
+    return _svg(width, height, body, title, "chart card-scatter")

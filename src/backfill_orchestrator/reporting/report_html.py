@@ -14,7 +14,9 @@ from markupsafe import Markup
 from ..clock import parse_iso
 from ..dates import format_ranges
 from ..runmodel import RunStatus
-from .charts import STATUS_COLORS, coverage_strips_svg, coverage_svg, progress_svg, timeline_svg
+from .cards import figure_verdict
+from .charts import (STATUS_COLORS, bars_svg, coverage_strips_svg, coverage_svg, line_svg, progress_svg,
+                     scatter_svg, timeline_svg)
 from .view import CheckStatus as Status, CoverageSeries, RunView, fmt_duration, fmt_value
 
 _CHECK_ORDER = {Status.ERROR: 0, Status.FAIL: 1, Status.WARN: 2, Status.NO_BASELINE: 3, Status.PASS: 4}
@@ -48,7 +50,27 @@ def render_html(view: RunView) -> str:
         run=view, badge_color=STATUS_COLORS.get(view.status, "#888"), callout=_callout(view),
         timeline=Markup(timeline_svg(rows, t0, t1)), coverage=_coverage(view.coverage),
         progress=Markup(progress_svg(_progress_series(view), t0, t1)), gates=gates,
-        shown_events=view.shown_events(), gate_failed=_GATE_FAILED)
+        shown_events=view.shown_events(), gate_failed=_GATE_FAILED, cards=_cards(view))
+
+
+def _cards(view: RunView) -> list[dict]:
+    """Each phase's card with its charts drawn, or the one line saying why its card is not shown."""
+    out = []
+    for p in view.phases:
+        if p.card_error:
+            out.append({"phase": p.name, "error": p.card_error})
+        if not p.card:
+            continue
+        c = p.card
+        charts = [Markup(bars_svg(b["title"], b["items"])) for b in c["bars"]]
+        charts += [Markup(line_svg(s["title"], s["points"], s["target"], s["target_label"], s["y_label"]))
+                   for s in c["series"]]
+        scatters = [Markup(scatter_svg(s["title"], s["points"], s["x_label"], s["y_label"], s["diagonal"]))
+                    for s in c["scatter"]]
+        notes = [b["note"] for b in (*c["bars"], *c["series"], *c["scatter"]) if b.get("note")]
+        out.append({"phase": p.name, "error": None, "card": c, "charts": charts, "scatters": scatters,
+                    "notes": notes, "figures": [(f, figure_verdict(f)) for f in c["figures"]]})
+    return out
 
 
 def _callout(view: RunView) -> dict:

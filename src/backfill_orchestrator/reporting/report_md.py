@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ..dates import format_ranges
+from .cards import figure_verdict
 from .view import RunView, fmt_duration, fmt_value
 
 
@@ -45,12 +47,54 @@ def render_markdown(rep: RunView, max_checks: int = 8) -> str:
         more = max(0, len(missing) - 2) + max(0, len(gaps) - 4)
         if more:
             lines.append(f"- … and {more} more (see report.html)")
+    for p in rep.phases:
+        lines += _card_lines(p.name, p.card, p.card_error)
     if rep.next_command:
         lines += ["", f"Next: `{rep.next_command}`"]
     if rep.runbook:
         lines += ["", "Runbook: " + ", ".join(rep.runbook)]
     lines += ["", f"Full report: `{Path(rep.run_dir) / 'report.html'}`"]
     return "\n".join(lines) + "\n"
+
+
+def _card_lines(phase: str, card: dict[str, Any] | None, error: str | None, max_rows: int = 12,
+                max_items: int = 10) -> list[str]:
+    """A phase's card in a few lines: key figures, its tables, bars and series as one line each, scatters as a
+    count (report.html draws them all)."""
+    if error:
+        return ["", f"_{phase}: the card could not be read: {_cell(error)}_"]
+    if not card:
+        return []
+    out = ["", f"**{_cell(card['title'])}** (`{phase}`)" + (f" — {_cell(card['subtitle'])}" if card["subtitle"] else ""),
+           ""]
+    for f in card["figures"]:
+        verdict = figure_verdict(f)
+        target = f" ({verdict} {f['target_label'] or 'target'} {fmt_value(f['target'])})" if verdict else ""
+        out.append(f"- {_cell(f['label'])}: **{fmt_value(f['value'])}**{target}")
+    for t in card["tables"]:
+        out += ["", f"{_cell(t['title'])}:", "", "| " + " | ".join(map(_cell, t["columns"])) + " |",
+                "|" + "---|" * len(t["columns"])]
+        out += ["| " + " | ".join("—" if c is None else _cell(fmt_value(c)) for c in r) + " |"
+                for r in t["rows"][:max_rows]]
+        if len(t["rows"]) > max_rows:
+            out.append(f"| … {len(t['rows']) - max_rows} more rows (see report.html) |")
+        if t["note"]:
+            out += ["", _cell(t["note"])]
+    compact = [(b["title"], b["items"]) for b in card["bars"]] + [(s["title"], s["points"]) for s in card["series"]]
+    if compact:
+        out.append("")
+    for title, items in compact:
+        shown = ", ".join(f"{_cell(k)} {fmt_value(v)}" for k, v in items[:max_items])
+        more = f", … {len(items) - max_items} more" if len(items) > max_items else ""
+        out.append(f"- {_cell(title)}: {shown}{more}")
+    for sc in card["scatter"]:
+        out.append(f"- {_cell(sc['title'])}: {len(sc['points'])} points (chart in report.html)")
+    return out
+
+
+def _cell(text: Any) -> str:
+    # a card's text goes into table cells and emphasis: a pipe or a newline would break the Markdown
+    return str(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _short(text: str, limit: int) -> str:

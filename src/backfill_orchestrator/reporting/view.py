@@ -1,8 +1,8 @@
 """One read model of a run: `build_view(run_dir)` reads state.sqlite once, through RunState's read API, and
-returns a `RunView` whose free text is already redacted. `backfill status` (text and --json), the reports
-(Markdown, HTML, JSON) and the Prometheus metrics all render from it, so that a figure they share (the latest
-result of each gate, a phase's total dates, the failed-check line, durations, retries, liveness) is computed here
-and only here.
+returns a `RunView` whose free text is already redacted; beside it, each phase's card file, when its job wrote
+one (cards.py). `backfill status` (text and --json), the reports (Markdown, HTML, JSON) and the Prometheus
+metrics all render from it, so that a figure they share (the latest result of each gate, a phase's total dates,
+the failed-check line, durations, retries, liveness) is computed here and only here.
 
 Secrets: every URL in free text loses its credentials, path and query; on top, the literal secrets of the run's
 config (notification URLs, credential-like `env` values of phases) are masked when that config can still be
@@ -25,6 +25,7 @@ from ..redact import redact_text, secret_values
 from ..runmodel import PHASE_PROCESS_STATES, PHASE_SUCCEEDED, EventKind, PhaseStatus
 from ..state import GateRecord, PhaseRecord, RunRecord, open_state
 from ..yamlsource import Node, load_yaml
+from .cards import card_path, read_card
 
 # The report's event list: what a person reading the run afterwards needs, operator actions included.
 SHOWN = frozenset({
@@ -158,6 +159,8 @@ class PhaseView:
     dates_count: int | None = None  # dates of the current attempt
     last: ProgressView | None = None
     reason: str | None = None  # runmodel.Reason value when the state records one
+    card: dict[str, Any] | None = None  # the phase's card (cards.py), as validated
+    card_error: str | None = None  # why its card file is not shown (unreadable, not the schema)
 
     @property
     def succeeded_at(self) -> str | None:
@@ -393,6 +396,23 @@ def _phase_view(st: Any, p: PhaseRecord, now: dt.datetime, events: list[dict[str
         dates_file=p.dates_file, dates_count=p.dates_count, last=last_view, reason=_reason(p))
 
 
+def _with_card(view: PhaseView, run_dir: str | Path, red: _Redact) -> PhaseView:
+    card, error = read_card(card_path(run_dir, view.name))
+    view.card, view.card_error = _redact_card(card, red), red(error)
+    return view
+
+
+def _redact_card(v: Any, red: _Redact) -> Any:
+    # a job writes its card's text as it likes: it gets the same masking as every other free text
+    if isinstance(v, str):
+        return red(v)
+    if isinstance(v, list):
+        return [_redact_card(x, red) for x in v]
+    if isinstance(v, dict):
+        return {k: _redact_card(x, red) for k, x in v.items()}
+    return v
+
+
 def _reason(rec: Any) -> str | None:
     # state schema v2 stores a structured reason beside the message; v1 records have none
     value = getattr(rec, "reason", None)
@@ -414,8 +434,8 @@ def build_view(run_dir: str | Path, now: dt.datetime | None = None,
         phases = []
         coverage: list[CoverageSeries] = []
         for p in phase_records:
-            phases.append(_phase_view(st, p, now, [b for b in bodies if b.get("phase") == p.name], red,
-                                      gates.get(p.name, [])))
+            phases.append(_with_card(_phase_view(st, p, now, [b for b in bodies if b.get("phase") == p.name], red,
+                                                 gates.get(p.name, [])), run_dir, red))
             for group in gates.get(p.name, []):
                 coverage.extend(_series(p.name, group[-1]))
         alive = orchestrator_alive(run)

@@ -34,7 +34,7 @@ from backfill_orchestrator.errors import EXIT_FAILED, EXIT_OK, BackfillError, Us
 from backfill_orchestrator.warehouse import Column, Warehouse
 
 from . import ml_card, ml_data
-from .jobkit import DEFAULT_WAREHOUSE, _Parser, select_dates
+from .jobkit import DEFAULT_WAREHOUSE, _Parser, checked_arg, select_dates
 
 PREFIX = "[train] "
 RUNS = "nba_ml.training_runs"
@@ -251,34 +251,9 @@ def record_run(wh: Warehouse, meta: dict[str, Any], splits: Sequence[ml_data.Spl
 
 # ---------------------------------------------------------------------------------------------- command line
 
-def _positive_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return n
-
-
-def _fraction(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        x = -1
-    if not 0 < x <= 1:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}")
-    return x
-
-
-def _non_negative(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        x = -1
-    if x < 0:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
-    return x
+_positive_int = checked_arg(int, lambda n: n >= 1, "a positive integer")
+_fraction = checked_arg(float, lambda x: 0 < x <= 1, "a number in (0, 1]")
+_non_negative = checked_arg(float, lambda x: x >= 0, "a number >= 0")
 
 
 def build_parser() -> argparse.ArgumentParser:

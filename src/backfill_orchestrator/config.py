@@ -133,7 +133,8 @@ _PHASE_KEYS = {"name", "command", "log", "checkpoint", "dates", "workers", "time
                "retry_backoff", "depends_on", "preflight", "post", "on_warn", "stop_on_stall", "env",
                "progress_format"}
 _DEFAULT_KEYS = {"workers", "timeout", "stall_after", "retries", "retry_backoff", "on_warn", "stop_on_stall"}
-_FORMAT_KEYS = {"progress", "date_ok", "date_failed", "complete", "fatal", "total"}
+_FORMAT_KEYS = {"progress", "date_ok", "date_failed", "complete", "fatal", "total", "unit"}
+_UNIT = re.compile(r"^[a-z][a-z_-]{0,19}$")  # what a custom format counts: days (default), rounds, files, ...
 
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> PipelineConfig:
@@ -252,6 +253,11 @@ def _formats(node: Node) -> dict[str, dict[str, str]]:
         regexes = {}
         for key, rnode in fnode.keys(_FORMAT_KEYS, {"progress"}).items():
             text = rnode.str()
+            if key == "unit":
+                if not _UNIT.match(text):
+                    raise rnode.error(f"expected a plural noun such as 'days' or 'rounds', got {text!r}")
+                regexes[key] = text
+                continue
             try:
                 re.compile(text)
             except re.error as e:

@@ -225,14 +225,14 @@ def format_progress_line(phase: str, progress: Progress, now: dt.datetime) -> st
     p = progress
     parts = [iso_utc(now), f"phase={phase}"]
     if p.total:
-        parts.append(f"{p.done}/{p.total} days ({100.0 * p.done / p.total:.1f}%)")
+        parts.append(f"{p.done}/{p.total} {p.unit} ({100.0 * p.done / p.total:.1f}%)")
     else:
-        parts.append(f"{p.done}/? days")
+        parts.append(f"{p.done}/? {p.unit}")
     parts += [f"ok={p.ok}", f"failed={p.failed}"]
     if p.skipped:
         parts.append(f"skipped={p.skipped}")
     parts.append(f"records={p.records:,}")
-    parts.append(f"rate={_rate(p.rate_per_min)} d/min")
+    parts.append(f"rate={_rate(p.rate_per_min)} {'d' if p.unit == 'days' else p.unit}/min")
     parts.append(f"eta={as_utc(p.eta).strftime('%Y-%m-%dT%H:%MZ') if p.eta else 'unknown'}")
     if p.completed:
         parts.append(f"complete={p.complete_status or 'yes'}")

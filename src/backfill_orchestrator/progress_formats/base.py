@@ -28,7 +28,8 @@ class Progress:
     failed: int = 0
     skipped: int = 0
     records: int = 0
-    rate_per_min: float | None = None      # days (done) per minute
+    rate_per_min: float | None = None      # units (done) per minute
+    unit: str = "days"                     # what done/total count: days for every built-in format
     eta: dt.datetime | None = None
     failed_dates: list[dt.date] = field(default_factory=list)
     completed: bool = False                # the job's completion marker/block was seen
@@ -91,6 +92,7 @@ class LineParser(abc.ABC):
     """Base: per-date bookkeeping, stated/final counts, fatal lines, rate and ETA. Subclasses implement `_line`."""
 
     name = "unknown"
+    unit = "days"  # what done/total count; a custom regex format may name another (rounds, files, ...)
 
     def __init__(self) -> None:
         self._reset()
@@ -214,7 +216,7 @@ class LineParser(abc.ABC):
             records=v["records"], rate_per_min=rate, eta=eta, failed_dates=failed_dates, completed=self.completed,
             complete_status=status, fatal=self.fatal, last_line_at=self.last_line_at, started_at=self.started_at,
             last_progress_at=self.last_progress_at, errors=list(self.errors), lines=self.lines,
-            retry_command=self.retry_command)
+            retry_command=self.retry_command, unit=self.unit)
 
     def _observed_rate(self) -> float | None:
         if len(self._samples) < 2:

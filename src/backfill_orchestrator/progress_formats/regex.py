@@ -26,18 +26,22 @@ class RegexFormat:
     """A custom format: `progress` (groups done,total,ok,failed,skipped,records,rate,eta,date - any subset),
     `total` (group total), `date_ok` (date[,records]), `date_failed` (date[,error]), `complete` (the completion
     marker; optional groups ok,failed,skipped,records,total,status), `fatal` (in addition to the built-in ones).
-    Every regex is searched anywhere in the line."""
+    Every regex is searched anywhere in the line. `unit` says what `done`/`total` count (default days), for the
+    progress line and status."""
 
     name: str
     regexes: Mapping[str, re.Pattern[str]]
+    unit: str = "days"
 
     @classmethod
     def from_mapping(cls, name: str, mapping: Mapping[str, str]) -> "RegexFormat":
         if name in (*BUILTIN_FORMATS, "auto"):
             raise ConfigError(f"formats.{name}: the name is built in; choose another name")
+        mapping = dict(mapping)
+        unit = str(mapping.pop("unit", "days"))
         unknown = set(mapping) - set(_REGEX_KEYS)
         if unknown:
-            raise ConfigError(f"formats.{name}.{sorted(unknown)[0]}: unknown key (use {', '.join(_REGEX_KEYS)})")
+            raise ConfigError(f"formats.{name}.{sorted(unknown)[0]}: unknown key (use {', '.join(_REGEX_KEYS)}, unit)")
         if "progress" not in mapping:
             raise ConfigError(f"formats.{name}.progress: missing required key")
         compiled = {}
@@ -55,7 +59,7 @@ class RegexFormat:
             raise ConfigError(f"formats.{name}.date_ok: needs a (?P<date>...) group")
         if "date" not in compiled.get("date_failed", re.compile("")).groupindex and "date_failed" in compiled:
             raise ConfigError(f"formats.{name}.date_failed: needs a (?P<date>...) group")
-        return cls(name, compiled)
+        return cls(name, compiled, unit)
 
     def parser(self) -> "RegexParser":
         return RegexParser(self)
@@ -66,6 +70,7 @@ class RegexParser(LineParser):
         super().__init__()
         self.fmt = fmt
         self.name = fmt.name
+        self.unit = fmt.unit
         self._current: dt.date | None = None
 
     def detect(self, line: str) -> bool:

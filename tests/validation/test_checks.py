@@ -249,3 +249,23 @@ def test_row_level_consistency_with_a_number_shows_example_rows(wh, suite_dir):
     cap = checks["points_cap"]
     assert cap.status is Status.FAIL and cap.examples
     assert all(e["expected"] == 150 and e["observed"] != 150 for e in cap.examples)
+
+
+def test_failing_dates_are_data_on_every_date_shaped_check(wh, suite_dir):
+    """A repair re-runs the dates a gate names: each date-shaped check carries them as dates, not only as text."""
+    gap = (dt.date(2024, 2, 5), dt.date(2024, 2, 10))
+    six = [gap[0] + dt.timedelta(days=i) for i in range(6)]
+    _, checks = run(wh, suite_dir, Faults(null_usage=gap))
+    assert checks["usage_coverage"].failing_dates == six  # NULL on every row there
+    assert checks["usage_drops"].failing_dates[0] == gap[0]  # the drop starts on the first NULL date
+    assert set(checks["usage_drops"].failing_dates) <= set(six)
+    assert checks["usage_regression"].failing_dates == []  # not date-shaped: one figure over the range
+    assert checks["rows_vs_raw"].failing_dates == []  # passed
+    _, checks = run(wh, suite_dir, Faults(drop_dates=gap))
+    assert checks["dates_complete"].failing_dates == six
+    assert checks["games_vs_raw"].failing_dates == six  # fewer rows than upstream there
+    _, checks = run(wh, suite_dir, Faults(outlier=True, bad_minutes=True, duplicate_player=True))
+    for name in ("points_range", "minutes_per_team_game", "player_game_key"):
+        c = checks[name]
+        assert c.status is Status.FAIL and len(c.failing_dates) == 1, (name, c.failing_dates, c.evidence)
+        assert c.failing_dates[0].isoformat() in c.evidence  # the same date the text names

@@ -130,10 +130,13 @@ def evaluate(check: Check, p: Plan, env: Env) -> CheckResult:
     return EVALUATORS[check.type](check, p, env)
 
 
-def _result(check: Check, status: Status, observed: Any, evidence: str, threshold: str | None = None) -> CheckResult:
+def _result(check: Check, status: Status, observed: Any, evidence: str, threshold: str | None = None,
+            bad_dates: Any = ()) -> CheckResult:
+    """`bad_dates`: the dates the evidence names; kept as `failing_dates` only when the check did not pass."""
     return CheckResult(name=check.name, type=check.type, severity=check.severity, status=status,
                        observed=observed, threshold=check.threshold.describe() if threshold is None else threshold,
-                       evidence=evidence, column=check.column, if_no_baseline=check.if_no_baseline)
+                       evidence=evidence, column=check.column, if_no_baseline=check.if_no_baseline,
+                       failing_dates=sorted(set(bad_dates)) if status is not Status.PASS else [])
 
 
 def _judge(check: Check, value: float | None, pct: float | None) -> Status:
@@ -147,6 +150,8 @@ def _coverage(check: Check, p: Plan, env: Env) -> CheckResult:
     pct = 100.0 * ok / base
     status = _judge(check, pct, pct)
     evidence = f"{_int(base - ok)} of {_int(base)} rows{_w(check)} have {check.column} NULL"
+    empty: list[dt.date] = []
+    low: list[dt.date] = []
     if status is Status.FAIL and check.threshold.min is not None:
         series = coverage_series(env, p)
         empty = [d for d, v in series.items() if v == 0.0]
@@ -155,7 +160,7 @@ def _coverage(check: Check, p: Plan, env: Env) -> CheckResult:
             evidence += f"; NULL on every row on {format_ranges(empty)}"
         if low:
             evidence += f"; below {check.threshold.min.text()}{' also' if empty else ''} on {format_ranges(low)}"
-    return _result(check, status, round(pct, 3), evidence)
+    return _result(check, status, round(pct, 3), evidence, bad_dates=empty + low)
 
 
 def coverage_series(env: Env, p: Plan) -> dict[dt.date, float | None]:
@@ -179,7 +184,7 @@ def _count(check: Check, p: Plan, env: Env) -> CheckResult:
     short = [d for d, v in theirs.items() if v and mine.get(d, 0) < v]
     if short and pct is not None and not check.threshold.ok(n, pct):
         evidence += f"; fewer than {ref.table} on {format_ranges(short)}"
-    return _result(check, _judge(check, n, pct), _int(n), evidence)
+    return _result(check, _judge(check, n, pct), _int(n), evidence, bad_dates=short)
 
 
 def _completeness(check: Check, p: Plan, env: Env) -> CheckResult:
@@ -203,7 +208,7 @@ def _completeness(check: Check, p: Plan, env: Env) -> CheckResult:
         evidence = f"missing {len(missing)} of {len(expected)} expected dates ({source}): {format_ranges(missing)}"
     else:
         evidence = f"all {len(expected)} expected dates present ({source})"
-    result = _result(check, _judge(check, len(missing), pct), len(missing), evidence)
+    result = _result(check, _judge(check, len(missing), pct), len(missing), evidence, bad_dates=missing)
     result.missing_dates = missing
     return result
 
@@ -214,9 +219,10 @@ def _range(check: Check, p: Plan, env: Env) -> CheckResult:
     bounds = f"[{'' if check.allowed_min is None else _num(check.allowed_min)}, " \
              f"{'' if check.allowed_max is None else _num(check.allowed_max)}]"
     evidence = f"{_int(bad)} of {_int(base)} values{_w(check)} outside {bounds}"
-    if bad:
-        evidence += f" on {format_ranges([d for d, v in env.per_date(MAIN, p.roles['bad']).items() if v])}"
-    return _result(check, _judge(check, bad, pct), _int(bad), evidence)
+    bad_dates = [d for d, v in env.per_date(MAIN, p.roles['bad']).items() if v] if bad else []
+    if bad_dates:
+        evidence += f" on {format_ranges(bad_dates)}"
+    return _result(check, _judge(check, bad, pct), _int(bad), evidence, bad_dates=bad_dates)
 
 
 def _statistics(check: Check, p: Plan, env: Env) -> CheckResult:
@@ -317,7 +323,7 @@ def _temporal(check: Check, p: Plan, env: Env) -> CheckResult:
             status = Status.FAIL
             evidence += f" (below {_num(check.trend_min)}%)"
     threshold = check.threshold.describe() + (f"; trend >= {_num(check.trend_min)}%" if check.trend_min is not None else "")
-    return _result(check, status, len(flagged), evidence, threshold)
+    return _result(check, status, len(flagged), evidence, threshold, bad_dates=flagged)
 
 
 def temporal_series(check: Check, p: Plan, env: Env) -> dict[dt.date, float]:
@@ -370,7 +376,7 @@ def _consistency(check: Check, p: Plan, env: Env) -> CheckResult:
     evidence = f"{_int(bad)} of {_int(base)} {unit}{_w(check)} with {check.expression} != {expected}{tol}"
     if bad_dates:
         evidence += f", on {format_ranges(bad_dates)}"
-    return _result(check, _judge(check, bad, pct), _int(bad), evidence)
+    return _result(check, _judge(check, bad, pct), _int(bad), evidence, bad_dates=bad_dates)
 
 
 def _unique(check: Check, p: Plan, env: Env) -> CheckResult:
@@ -385,7 +391,7 @@ def _unique(check: Check, p: Plan, env: Env) -> CheckResult:
                 f"already held that date")
     if extra:
         evidence += f", on {format_ranges(sorted(extra))}"
-    return _result(check, _judge(check, bad, pct), _int(bad), evidence)
+    return _result(check, _judge(check, bad, pct), _int(bad), evidence, bad_dates=extra)
 
 
 def duplicate_keys_text(check: Check, rows: list[dict[str, Any]]) -> str:

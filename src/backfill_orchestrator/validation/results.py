@@ -38,6 +38,11 @@ class CheckResult:
     if_no_baseline: str = "warn"  # how a NO_BASELINE result counts in the gate: warn | pass | fail
     missing_dates: list[dt.date] = field(default_factory=list)  # completeness: every missing date (the evidence
     #                                                             text shortens long lists; charts need them all)
+    # The dates the check found bad, as data (what a repair re-runs): rows NULL/below the minimum (coverage), fewer
+    # rows than upstream (counts), missing (completeness), out of range, sudden drops (temporal), inconsistent
+    # groups, repeated keys. Empty for checks that are not date-shaped (statistics, regression, custom SQL) and
+    # for a check that passed.
+    failing_dates: list[dt.date] = field(default_factory=list)
 
     @property
     def blocking(self) -> bool:

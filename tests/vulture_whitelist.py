@@ -45,3 +45,6 @@ _.season_to_season_points_corr
 # nba_pipeline.tables.DESCRIPTIONS: the derived columns' meanings; tests/nba/test_metrics_doc.py ties docs/metrics.md
 # to it column by column
 _.DESCRIPTIONS
+# validation/results.py CheckResult.failing_dates: the failing dates as data, in `validate --json` and the stored gate
+# results; tests/validation/test_checks.py reads it (the input of issue 12's repair rounds)
+_.failing_dates

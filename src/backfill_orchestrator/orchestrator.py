@@ -102,6 +102,7 @@ class Orchestrator:
     def __init__(self, config: PipelineConfig, run_dir: Path, options: RunOptions = RunOptions(),
                  run_id: str | None = None, cwd: str | None = None):
         self.config = config
+        self.secrets = config_secrets(config)  # masked in every line, event and message the run writes
         self.run_dir = Path(run_dir).resolve()
         self.run_id = run_id or self.run_dir.name
         self.options = options
@@ -331,7 +332,7 @@ class Orchestrator:
                    next_command=None if status in RUN_SUCCEEDED else f"backfill status {self.run_id}")
         self._write_reports()
         # the summary line goes to stdout (nohup.out): masked like every other line the run writes
-        return RunResult(self.run_id, self.run_dir, status, code, redact_text(message, config_secrets(self.config)))
+        return RunResult(self.run_id, self.run_dir, status, code, redact_text(message, self.secrets))
 
     # --- events, log, notifications ------------------------------------------------------------------------------
     def event(self, kind: EventKind, message: str, phase: str | None = None, **kw: Any) -> Event:
@@ -339,9 +340,9 @@ class Orchestrator:
 
     def emit(self, ev: Event) -> Event:
         # masked once, here: the journal, orchestrator.log, notifications and reports all get the masked text
-        secrets = config_secrets(self.config)
-        ev = replace(ev, message=redact_text(ev.message, secrets), gate=[redact_text(g, secrets) for g in ev.gate],
-                     next_command=redact_text(ev.next_command, secrets) if ev.next_command else None)
+        red = self.secrets
+        ev = replace(ev, message=redact_text(ev.message, red), gate=[redact_text(g, red) for g in ev.gate],
+                     next_command=redact_text(ev.next_command, red) if ev.next_command else None)
         if self.st is not None:
             self.st.add_event(ev)  # journal first: the record survives whatever happens next
         if self.log is not None:
@@ -358,7 +359,7 @@ class Orchestrator:
     def _open_outputs(self) -> None:
         tty = stdout_is_tty() if self.options.tty is None else self.options.tty
         self.console = Console(tty) if self.options.echo else None
-        self.log = RunLog(self.run_dir / "orchestrator.log", self.console, config_secrets(self.config))
+        self.log = RunLog(self.run_dir / "orchestrator.log", self.console, self.secrets)
         if self.config.notifications:
             self.notifier = Notifier(self.config.notifications, self.log.logger(f"backfill.notify.{self.run_id}"))
         self.ctx = RunContext(self.run_id, self.run_dir, self.config, self.calendar, self.st, self.emit,

@@ -48,3 +48,4 @@ _.DESCRIPTIONS
 # validation/results.py CheckResult.failing_dates: the failing dates as data, in `validate --json` and the stored gate
 # results; tests/validation/test_checks.py reads it (the input of issue 12's repair rounds)
 _.failing_dates
+_.after_ranges  # RepairView: read by the HTML report's template and status --json (docs/status-json.md)

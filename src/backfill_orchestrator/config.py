@@ -10,8 +10,9 @@ The shape (all keys documented in config/pipeline.yaml itself):
     heartbeat_every: 4h
     formats: {NAME: {regexes...}}            # custom progress line formats
     notifications: [{url, events, name}]
+    sources: {TABLE: {date_column, expected_from, refill}}   # raw inputs no phase writes (repair's source gaps)
     phases: [{name, command, log, checkpoint, dates, workers, timeout, stall_after, retries, retry_backoff,
-              depends_on, preflight, post, on_warn, stop_on_stall, env, progress_format}]
+              depends_on, preflight, post, on_warn, stop_on_stall, env, progress_format, repair, history}]
 """
 from __future__ import annotations
 
@@ -63,6 +64,31 @@ class DateSpec:
 
 
 @dataclass(frozen=True)
+class History:
+    """How far back a phase's rows for date D read: its own earlier dates' inputs (rolling windows, a model over
+    every date). A repaired upstream date makes this phase stale from that date to where the reach ends."""
+
+    kind: str = "none"  # none: D reads D only | days: D reads D-N..D | season: D's season so far | all: every date
+    days: int = 0
+
+    def describe(self) -> str:
+        return f"{self.days} days" if self.kind == "days" else self.kind
+
+
+@dataclass(frozen=True)
+class Source:
+    """A raw input table no phase writes. With `expected_from`, a date that table has rows for and this one has
+    none is a source gap: a repair cannot fix it (re-running a phase reads the same nothing); `refill` is the
+    hint a person is given, with {start} {end} {dates} filled."""
+
+    table: str
+    date_column: str = "game_date"
+    expected_from: str | None = None
+    expected_date_column: str | None = None  # default: date_column
+    refill: str = ""
+
+
+@dataclass(frozen=True)
 class Phase:
     name: str
     command: tuple[str, ...]
@@ -81,6 +107,8 @@ class Phase:
     stop_on_stall: bool = True
     env: Mapping[str, str] = field(default_factory=dict)
     progress_format: str = "auto"
+    repair_rounds: int = 0  # `repair: {max_rounds: N}`: gate-driven repair rounds before the phase fails
+    history: History = History()
     line: int = 0  # where it is defined, for messages
 
 
@@ -109,6 +137,7 @@ class PipelineConfig:
     heartbeat_every: float | None = None
     logs_dir: Path = Path("logs")
     formats: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    sources: tuple[Source, ...] = ()
 
     def phase(self, name: str) -> Phase:
         for p in self.phases:
@@ -128,11 +157,14 @@ class PipelineConfig:
 
 
 _TOP = {"pipeline", "warehouse", "calendar", "suites", "defaults", "polling", "heartbeat_every", "formats",
-        "notifications", "phases", "logs_dir"}
+        "notifications", "phases", "logs_dir", "sources"}
 _PHASE_KEYS = {"name", "command", "log", "checkpoint", "dates", "workers", "timeout", "stall_after", "retries",
                "retry_backoff", "depends_on", "preflight", "post", "on_warn", "stop_on_stall", "env",
-               "progress_format"}
-_DEFAULT_KEYS = {"workers", "timeout", "stall_after", "retries", "retry_backoff", "on_warn", "stop_on_stall"}
+               "progress_format", "repair", "history"}
+_DEFAULT_KEYS = {"workers", "timeout", "stall_after", "retries", "retry_backoff", "on_warn", "stop_on_stall",
+                 "repair"}
+_HISTORY_DAYS = re.compile(r"^(\d+)\s*(?:d|days?)$")
+_REFILL_PLACEHOLDERS = ("start", "end", "dates")
 _FORMAT_KEYS = {"progress", "date_ok", "date_failed", "complete", "fatal", "total", "unit"}
 _UNIT = re.compile(r"^[a-z][a-z_-]{0,19}$")  # what a custom format counts: days (default), rounds, files, ...
 
@@ -160,10 +192,11 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Pipel
         if not calendar_path.is_file():
             raise top["calendar"].error(f"file not found: {calendar_path}")
         load_calendar(calendar_path)  # its own errors name its own file and line
-    needs_calendar = [p for p in phases if p.dates.season_days_only or p.dates.skip_first_days]
+    needs_calendar = [p for p in phases if p.dates.season_days_only or p.dates.skip_first_days
+                      or p.history.kind == "season"]
     if needs_calendar and calendar_path is None:
-        raise top["phases"].error(f"phase {needs_calendar[0].name!r} uses a season rule in `dates` but the config "
-                                  "has no `calendar:`", path="calendar")
+        raise top["phases"].error(f"phase {needs_calendar[0].name!r} uses a season rule (`dates` or `history: "
+                                  "season`) but the config has no `calendar:`", path="calendar")
     suites = tuple(Path(s) for s in top["suites"].str_list()) if "suites" in top else ()
     for node, p in zip(top["suites"].items() if "suites" in top else [], suites):
         if not p.exists():
@@ -181,6 +214,7 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Pipel
         heartbeat_every=top["heartbeat_every"].duration() if "heartbeat_every" in top else None,
         logs_dir=Path(top["logs_dir"].str()) if "logs_dir" in top else Path("logs"),
         formats=formats,
+        sources=_sources(top["sources"]) if "sources" in top else (),
     )
 
 
@@ -200,7 +234,26 @@ def load_gate_suites(config: PipelineConfig) -> dict[str, object]:
             where = ", ".join(map(str, config.suites_paths)) or "(the config has no `suites:`)"
             raise ConfigError(f"{g.where}: no validation suite named {g.suite!r} in {where}"
                               + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    _check_sources(config, suites)
     return suites
+
+
+def gate_tables(phase: Phase, suites: Mapping[str, object]) -> set[str]:
+    """The tables a phase's post gates validate: the tables it writes."""
+    return {g.table or getattr(suites[g.suite], "table") for g in phase.post if g.suite in suites}
+
+
+def _check_sources(config: PipelineConfig, suites: Mapping[str, object]) -> None:
+    """A source is a table no phase writes: declaring a phase's own table as a source is a config mistake (a
+    repair would call its gaps unrepairable)."""
+    written = {t: p.name for p in config.phases for t in gate_tables(p, suites)}
+    for s in config.sources:
+        if s.table in written:
+            raise ConfigError(f"{config.path}: sources.{s.table}: phase {written[s.table]} writes this table; "
+                              "`sources` lists raw inputs no phase writes")
+        if s.expected_from == s.table:
+            raise ConfigError(f"{config.path}: sources.{s.table}.expected_from: a table cannot be its own "
+                              "expectation")
 
 
 def _warehouse(node: Node) -> WarehouseSettings:
@@ -300,6 +353,8 @@ def _phases(node: Node, defaults: dict[str, Node], formats: Mapping[str, object]
             stop_on_stall=merged["stop_on_stall"].bool() if "stop_on_stall" in merged else True,
             env={k: v.str() for k, v in m["env"].mapping().items()} if "env" in m else {},
             progress_format=_progress_format(m["progress_format"], formats) if "progress_format" in m else "auto",
+            repair_rounds=_repair(merged["repair"]) if "repair" in merged else 0,
+            history=_history(m["history"]) if "history" in m else History(),
             line=item.line,
         ))
     by_name = {p.name: (p, item) for p, item in zip(phases, items)}
@@ -375,6 +430,46 @@ def _gates(node: Node) -> tuple[Gate, ...]:
                           severity=m["severity"].choice(SEVERITIES) if "severity" in m else "critical",
                           table=table, where=where))
     return tuple(gates)
+
+
+def _repair(node: Node) -> int:
+    m = node.keys({"max_rounds"}, {"max_rounds"})
+    return m["max_rounds"].int(minimum=0)
+
+
+def _history(node: Node) -> History:
+    text = node.str().strip().lower()
+    if text in ("none", "season", "all"):
+        return History(text)
+    m = _HISTORY_DAYS.match(text)
+    if not m:
+        raise node.error(f"expected none, season, all or a number of days like '30d', got {node.str()!r}")
+    return History("days", int(m.group(1)))
+
+
+def _sources(node: Node) -> tuple[Source, ...]:
+    out = []
+    for table, snode in node.mapping().items():
+        try:
+            check_table(table)
+        except UsageError as e:
+            raise snode.error(str(e)) from None
+        m = snode.keys({"date_column", "expected_from", "expected_date_column", "refill"})
+        expected = m["expected_from"].str() if "expected_from" in m else None
+        if expected is not None:
+            try:
+                check_table(expected)
+            except UsageError as e:
+                raise m["expected_from"].error(str(e)) from None
+        refill = m["refill"].str() if "refill" in m else ""
+        for ph in _PLACEHOLDER.findall(refill):
+            if ph not in _REFILL_PLACEHOLDERS:
+                raise m["refill"].error(f"unknown placeholder {{{ph}}}; known: {{start}}, {{end}}, {{dates}}")
+        out.append(Source(table, _ident(m["date_column"], m["date_column"].str(), "column name")
+                          if "date_column" in m else "game_date", expected,
+                          _ident(m["expected_date_column"], m["expected_date_column"].str(), "column name")
+                          if "expected_date_column" in m else None, refill))
+    return tuple(out)
 
 
 def _progress_format(node: Node, formats: Mapping[str, object]) -> str:

@@ -2,7 +2,7 @@
 
     stop_run(run_dir, grace=10) -> StopReport      # the driving orchestrator stops the phase itself if alive;
                                                    # otherwise the phase groups are stopped here (TERM, grace, KILL)
-    prepare_restart(run_dir, phase, from_date)     # marks the phase and its dependents to re-run; then resume
+    prepare_restart(run_dir, phase, from_date, config, to_date)  # marks the phase and its dependents; then resume
     follow_log(path, out, until=callable)          # `backfill logs -f`
 
 Processes are only ever signalled after their PID, create time and command line were checked against the state.
@@ -17,12 +17,14 @@ from typing import Callable, TextIO
 
 import psutil
 
-from . import process
+from . import process, repair_plan
+from .config import PipelineConfig
 from .errors import UsageError
 from .events import Event
 from .process import AdoptRefused, ProcessHandle
 from .runmodel import PHASE_ACTIVE, PHASE_PROCESS_STATES, RUN_ACTIVE, EventKind, PhaseStatus, \
     Reason, RunStatus
+from .repair import close_open_rounds
 from .state import PhaseRecord, RunRecord, RunState, now_iso, open_state
 
 
@@ -101,29 +103,18 @@ def stop_run(run_dir: Path, grace: float = 10.0, wait: float | None = None) -> S
         return report
 
 
-def dependents(st: RunState, names: list[str], deps: dict[str, tuple[str, ...]]) -> list[str]:
-    """Every phase downstream of `names` (transitively), in pipeline order."""
-    out: set[str] = set()
-    changed = True
-    while changed:
-        changed = False
-        for p, ds in deps.items():
-            if p not in out and p not in names and any(d in names or d in out for d in ds):
-                out.add(p)
-                changed = True
-    return [p.name for p in st.phases() if p.name in out]
-
-
-def prepare_restart(run_dir: Path, phase: str, from_date: dt.date | None,
-                    deps: dict[str, tuple[str, ...]]) -> list[str]:
-    """Reset `phase` to run again (only its dates >= from_date, with a fresh checkpoint), and its dependents to
-    re-run from the same date. Refuses while the run's orchestrator or the phase's process is alive (never two copies)."""
+def prepare_restart(run_dir: Path, phase: str, from_date: dt.date | None, config: PipelineConfig,
+                    to_date: dt.date | None = None) -> list[str]:
+    """Reset `phase` to run again (only its dates in [from_date, to_date], with a fresh checkpoint), and its
+    dependents to re-run what that makes stale: from the same date, and - when `to_date` bounds the restart - up
+    to where each dependent's history reaches (repair_plan.restart_until: the same date, N days later, the season's
+    end, or every date). Refuses while the run's orchestrator or a phase's process is alive (never two copies)."""
     with open_state(run_dir) as st:
         run = st.run()
         st.phase(phase)  # an unknown phase is a one-line error before anything changes
         if orchestrator_alive(run):
             raise UsageError(f"run {run.id} is being driven by PID {run.pid}; stop it first: backfill stop {run.id}")
-        downstream = dependents(st, [phase], deps)
+        downstream = [n for n in repair_plan.downstream(config, [phase]) if n in {p.name for p in st.phases()}]
         # every phase reset here forgets its PID: one still running would then run twice at once
         for name in [phase, *downstream]:
             d = st.phase(name)
@@ -131,22 +122,30 @@ def prepare_restart(run_dir: Path, phase: str, from_date: dt.date | None,
                 raise UsageError(f"phase {name} is still running as PID {d.pid}; stop it first: "
                                  f"backfill stop {run.id}")
         since = from_date.isoformat() if from_date else None
-        st.update_phase(phase, status=PhaseStatus.PENDING, tries=0, pid=None, create_time=None, restart_from=since,
-                        rerun=st.phase(phase).rerun + 1, exit_code=None, exit_known=None, ended_at=None,
-                        message=f"restarted{f' from {from_date}' if from_date else ''}", reason=None)
+        span = (f" from {from_date}" if from_date else "") + (f" to {to_date}" if to_date else "")
+        _reset(st, phase, since, to_date.isoformat() if to_date else None, f"restarted{span}")
         # Dependents read what the phase writes: once it has re-run, their rows from the same date on are stale
-        # (a re-gate alone would pass on the old values). They re-run from that date too, each with a fresh
-        # checkpoint: the shared one may say "done" for rows an earlier run wrote from the old upstream values.
+        # (a re-gate alone would pass on the old values). They re-run, each with a fresh checkpoint: the shared
+        # one may say "done" for rows an earlier run wrote from the old upstream values.
+        calendar = config.calendar()
         for name in downstream:
-            d = st.phase(name)
-            st.update_phase(name, status=PhaseStatus.PENDING, tries=0, pid=None, create_time=None,
-                            restart_from=since, rerun=d.rerun + 1, exit_code=None, exit_known=None,
-                            ended_at=None, message=f"re-run after upstream {phase} restarted", reason=None)
+            history = config.phase(name).history
+            until = repair_plan.restart_until(to_date, history, calendar) if to_date else None
+            start = None if history.kind == "all" else since
+            _reset(st, name, start, until.isoformat() if until else None,
+                   f"re-run after upstream {phase} restarted{span}"
+                   + (f" (history {history.describe()})" if history.kind != "none" else ""))
         st.update_run(status=RunStatus.RUNNING, ended_at=None, exit_code=None, stop_requested=0, reason=None)
-        st.add_event(Event(EventKind.PHASE_RESTARTED, run.id, f"phase {phase} restarted"
-                           f"{f' from {from_date}' if from_date else ''}; dependents re-run: {', '.join(downstream) or 'none'}",
-                           phase=phase))
+        st.add_event(Event(EventKind.PHASE_RESTARTED, run.id, f"phase {phase} restarted{span}; dependents re-run: "
+                           f"{', '.join(downstream) or 'none'}", phase=phase))
         return downstream
+
+
+def _reset(st: RunState, name: str, since: str | None, until: str | None, message: str) -> None:
+    close_open_rounds(st, name, "the phase was restarted")
+    st.update_phase(name, status=PhaseStatus.PENDING, tries=0, pid=None, create_time=None, restart_from=since,
+                    restart_to=until, rerun=st.phase(name).rerun + 1, exit_code=None, exit_known=None,
+                    ended_at=None, message=message, reason=None)
 
 
 def follow_log(path: Path, out: TextIO, keep_going: Callable[[], bool], poll: float = 0.5) -> None:

@@ -189,6 +189,9 @@ class GateDecision:
     status: str  # pass | warn | fail
     lines: list[str]  # the checks that are not PASS: "suite/check: observed vs threshold — evidence"
     blocking: list[str]  # the subset that makes it fail
+    # the dates the blocking checks name, as data (CheckResult.failing_dates): what a repair re-runs
+    failing_dates: tuple[dt.date, ...] = ()
+    undated: tuple[str, ...] = ()  # blocking lines that name no date (a statistic, an ERROR): no repair targets them
 
 
 def check_line(suite: str, table: str, check: Any) -> str:
@@ -209,6 +212,8 @@ def _fmt(v: Any) -> str:
 def decide_gates(results: Sequence[tuple[str, Any]]) -> GateDecision:
     """(gate severity, SuiteResult) pairs -> one decision. A `warning` gate never blocks: its FAIL is a WARN."""
     status, lines, blocking = "pass", [], []
+    dates: set[dt.date] = set()
+    undated: list[str] = []
     for severity, res in results:
         gs = str(getattr(res.gate_status, "value", res.gate_status))
         for c in res.checks:
@@ -219,20 +224,28 @@ def decide_gates(results: Sequence[tuple[str, Any]]) -> GateDecision:
             lines.append(line)
             if severity == "critical" and c.blocking:
                 blocking.append(line)
+                found = getattr(c, "failing_dates", None) or []
+                dates.update(found)
+                if not found:
+                    undated.append(line)
         if gs == "fail" and severity == "critical":
             status = "fail"
         elif gs != "pass" and status == "pass":
             status = "warn"
-    return GateDecision(status, lines, blocking)
+    return GateDecision(status, lines, blocking, tuple(sorted(dates)), tuple(undated))
 
 
 def error_gate(suite: str, message: str, severity: str) -> GateDecision:
     """A gate that could not run at all (warehouse unreachable, unknown suite): fails when critical."""
     line = f"ERROR {suite}: {message}"
-    return GateDecision("fail" if severity == "critical" else "warn", [line], [line] if severity == "critical" else [])
+    critical = severity == "critical"
+    return GateDecision("fail" if critical else "warn", [line], [line] if critical else [], (),
+                        (line,) if critical else ())
 
 
 def merge(decisions: Sequence[GateDecision]) -> GateDecision:
     order = {"pass": 0, "warn": 1, "fail": 2}
     status = max((d.status for d in decisions), key=order.__getitem__, default="pass")
-    return GateDecision(status, [x for d in decisions for x in d.lines], [x for d in decisions for x in d.blocking])
+    return GateDecision(status, [x for d in decisions for x in d.lines], [x for d in decisions for x in d.blocking],
+                        tuple(sorted({x for d in decisions for x in d.failing_dates})),
+                        tuple(x for d in decisions for x in d.undated))

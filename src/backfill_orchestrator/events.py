@@ -27,6 +27,10 @@ ANCHORS: dict[Reason, str] = {
     Reason.STATE_UNREADABLE: "state-unreadable",
     Reason.PREFLIGHT_FAILED: "gate-failed",
     Reason.NOTIFY_FAILED: "notify-failed",
+    Reason.SOURCE_GAP: "source-gap",
+    Reason.REPAIR_NOT_CONVERGED: "repair-did-not-converge",
+    Reason.REPAIR_EXHAUSTED: "repair-did-not-converge",
+    Reason.REPAIR_FAILED: "repair-failed",
 }
 
 

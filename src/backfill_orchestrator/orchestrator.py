@@ -46,6 +46,7 @@ from .phase_runner import PhaseRunner
 from .process import ProcessHandle
 from .render import stdout_is_tty
 from .redact import config_secrets, redact_text
+from .repair import RepairPreview, Repairer, close_open_rounds, prepare_repair, preview_repair, repaired_summary
 from .reporting.report import write_reports
 from .runcontext import RunContext
 from .runlog import Console, RunLog
@@ -57,7 +58,8 @@ if TYPE_CHECKING:
     from .validation import Suite
 
 # the phases `backfill stop` catches between two steps (no process of theirs runs): recorded `stopped`
-_BETWEEN_STEPS = frozenset({PhaseStatus.PREFLIGHT, PhaseStatus.RETRYING, PhaseStatus.VALIDATING})
+_BETWEEN_STEPS = frozenset({PhaseStatus.PREFLIGHT, PhaseStatus.RETRYING, PhaseStatus.VALIDATING,
+                            PhaseStatus.REPAIRING})
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,7 @@ class Orchestrator:
         self.calendar = config.calendar()
         self.suites: dict[str, Suite] = {}
         self.runners: dict[str, PhaseRunner] = {}  # phase name -> its runner (holds the live process handle)
+        self.repairer: Repairer | None = None
         self._saved_signals: dict[signal.Signals, Any] = {}  # the caller's handlers, given back by _close
 
     # --- construction -------------------------------------------------------------------------------------
@@ -232,12 +235,37 @@ class Orchestrator:
         finally:
             self._close()
 
+    def preview_repair(self, phase: str | None = None) -> RepairPreview:
+        """`backfill repair --dry-run`: gate the failed phase again and plan its repair; nothing is written."""
+        with working_dir(self.cwd):
+            suites = load_gate_suites(self.config)
+            with open_state(self.run_dir) as st:
+                return preview_repair(st, self.config, suites, self._dates_of, phase)
+
+    def repair(self, phase: str | None = None) -> RunResult:
+        """`backfill repair`: under the run's lock, gate the failed phase again, open a repair round on the dates
+        it names (or mark it passed when it passes now), and continue the run."""
+        def before() -> None:
+            assert self.st is not None
+            prepare_repair(self.st, self.config, preview_repair(self.st, self.config, self.suites, self._dates_of,
+                                                                phase))
+        return self.resume(before)
+
+    def _dates_of(self, name: str) -> list:
+        return phase_dates(self.config.phase(name), self.calendar)
+
     # --- the loop -----------------------------------------------------------------------------------------------
     def _runner(self, name: str) -> PhaseRunner:
         if name not in self.runners:
             assert self.ctx is not None  # built by _open_outputs, before any phase is driven
             self.runners[name] = PhaseRunner(self.ctx, self.config.phase(name), GateRunner(self.ctx, self.suites))
         return self.runners[name]
+
+    def _repairer(self) -> Repairer:
+        if self.repairer is None:
+            assert self.ctx is not None
+            self.repairer = Repairer(self.ctx, self.suites, self._runner)
+        return self.repairer
 
     def _drive_safely(self) -> RunResult:
         """_drive, but an error never leaves the run recorded as `running` with nobody driving it: it ends
@@ -280,13 +308,15 @@ class Orchestrator:
             else:
                 dep = next((d for d in phase.depends_on if d in blocked), None)
                 why, reason = (f"not started: {dep} {blocked[dep]}", Reason.NOT_STARTED) if dep else (None, None)
-            if why and not self.options.only:
+            if why and not self.options.only and rec.status != PhaseStatus.REPAIRING:
                 self.st.update_phase(phase.name, status=PhaseStatus.SKIPPED, message=why, reason=reason)
                 self.event(EventKind.PHASE_SKIPPED, f"phase {phase.name} skipped: {why}", phase=phase.name,
                            reason=reason)
                 blocked[phase.name] = PhaseStatus.SKIPPED
                 continue
             status = self._runner(phase.name).drive()
+            while status == PhaseStatus.REPAIRING:  # its gate failed on dates: repair rounds (repair.py)
+                status = self._repairer().advance(phase.name)
             if status is None or self.st.stop_requested():  # interrupted (signal) or `backfill stop`
                 return self._finish_interrupted()
             if status in (PhaseStatus.FAILED, PhaseStatus.STOPPED):
@@ -305,9 +335,10 @@ class Orchestrator:
         if any(p.status == PhaseStatus.STOPPED for p in phases):
             return self._end(RunStatus.STOPPED, EXIT_FAILED, "stopped by `backfill stop`", Reason.STOPPED_BY_OPERATOR)
         warned = [p.name for p in phases if p.status == PhaseStatus.WARNED]
+        repaired = repaired_summary(self.st)
         if warned:
-            return self._end(RunStatus.WARNED, EXIT_WARNED, "finished with warnings in " + ", ".join(warned))
-        return self._end(RunStatus.PASSED, EXIT_OK, "every phase passed its gate")
+            return self._end(RunStatus.WARNED, EXIT_WARNED, "finished with warnings in " + ", ".join(warned) + repaired)
+        return self._end(RunStatus.PASSED, EXIT_OK, "every phase passed its gate" + repaired)
 
     def _finish_interrupted(self) -> RunResult:
         if self.st.stop_requested():
@@ -315,6 +346,7 @@ class Orchestrator:
                 if p.status in _BETWEEN_STEPS:
                     self.st.update_phase(p.name, status=PhaseStatus.STOPPED, reason=Reason.STOPPED_BY_OPERATOR,
                                          message="run stopped before this phase finished")
+                    close_open_rounds(self.st, p.name, "stopped by `backfill stop`")
             return self._end(RunStatus.STOPPED, EXIT_FAILED, "stopped by `backfill stop`", Reason.STOPPED_BY_OPERATOR)
         running = [p.name for p in self.st.phases() if p.status in PHASE_PROCESS_STATES]
         msg = (f"orchestrator got {self.ctx.interrupt}; state recorded"

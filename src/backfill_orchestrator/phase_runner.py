@@ -25,11 +25,12 @@ from .clock import iso_utc, parse_iso
 from .commands import card_path, checkpoint_path, dates_file_path, fill_command, phase_dates, phase_log_path
 from .config import Phase
 from .dates import format_ranges, parse_date, read_date_file, write_date_file
-from .decisions import AttemptResult, Step, Transition, backoff_seconds, decide_transition, judge_attempt, \
-    stall_threshold
+from .decisions import AttemptResult, GateDecision, Step, Transition, backoff_seconds, decide_transition, \
+    judge_attempt, stall_threshold
 from .errors import BackfillError
 from .events import runbook_ref
 from .gates import GateRunner
+from .repair import open_round, step_started
 from .process import AdoptRefused, ProcessHandle
 from .progress import (AutoParser, FollowPosition, LineParser, LogFollower, Progress, follow, format_progress_line,
                        parser_for, read_into, utcnow)
@@ -78,7 +79,7 @@ class PhaseRunner:
             PhaseStatus.RETRYING: self._retrying, PhaseStatus.VALIDATING: self._validate}
         while True:
             rec = self.st.phase(self.name)
-            if rec.terminal:
+            if rec.terminal or rec.status == PhaseStatus.REPAIRING:  # a repair round is the orchestrator's to drive
                 return rec.status
             # a running phase handles a stop request itself (it stops its process); anything else just pauses
             if self.ctx.interrupt or (self.st.stop_requested() and rec.status not in PHASE_PROCESS_STATES):
@@ -100,7 +101,16 @@ class PhaseRunner:
         return phase_dates(self.phase, self.ctx.calendar)
 
     def _dates_from(self, rec: PhaseRecord) -> list[dt.date]:
-        return phase_dates(self.phase, self.ctx.calendar, parse_date(rec.restart_from) if rec.restart_from else None)
+        dates = phase_dates(self.phase, self.ctx.calendar, parse_date(rec.restart_from) if rec.restart_from else None)
+        until = parse_date(rec.restart_to) if rec.restart_to else None
+        return [d for d in dates if until is None or d <= until]
+
+    def start_repair(self, dates: list[dt.date], rerun: int, note: str) -> None:
+        """Re-run `dates` for a repair round: re-run number `rerun` (a fresh checkpoint: the shared one says these
+        dates are done), its own dates file, a fresh retry budget; the gate afterwards covers the whole range."""
+        rec = self.st.phase(self.name)
+        self._launch(dates, self.ctx.run_dir / f"{self.name}.repair-{rerun}.dates", tries=1,
+                     attempt=rec.attempt + 1, rerun=rerun, note=note)
 
     def _pending(self, rec: PhaseRecord) -> None:
         dates = self._dates_from(rec)
@@ -125,15 +135,17 @@ class PhaseRunner:
         self._launch(self._dates_from(rec), dates_file_path(self.phase, self.ctx.run_dir), tries=1,
                      attempt=rec.attempt + 1)
 
-    def _launch(self, dates: list[dt.date], dates_file: Path, tries: int, attempt: int) -> None:
+    def _launch(self, dates: list[dt.date], dates_file: Path, tries: int, attempt: int,
+                rerun: int | None = None, note: str = "") -> None:
         ctx = self.ctx
         write_date_file(dates_file, dates)
         card_path(ctx.run_dir, self.name).unlink(missing_ok=True)  # an earlier attempt's card is not this one's
         log = phase_log_path(self.phase, ctx.run_dir).resolve()
         log.parent.mkdir(parents=True, exist_ok=True)
         st = log.stat() if log.exists() else None
-        # an explicit re-run (restart) gets a checkpoint of its own: the shared one would say "already done"
-        rerun = self.st.phase(self.name).rerun
+        # an explicit re-run (restart, repair) gets a checkpoint of its own: the shared one would say "already done"
+        new_rerun = rerun
+        rerun = self.st.phase(self.name).rerun if rerun is None else rerun
         argv = fill_command(ctx.config, self.phase, ctx.run_dir, dates, dates_file,
                             checkpoint_path(ctx.config, self.phase, ctx.run_dir, rerun))
         # the intent first: a crash after this line is found again by the environment marker
@@ -141,7 +153,8 @@ class PhaseRunner:
                              create_time=None, cmdline=argv, log_path=str(log),
                              attempt_log_start=st.st_size if st else 0, log_inode=st.st_ino if st else None,
                              dates_file=str(dates_file), dates_count=len(dates), exit_code=None, exit_known=None,
-                             ended_at=None, retry_at=None, message=None, reason=None)
+                             ended_at=None, retry_at=None, message=None, reason=None,
+                             **({"rerun": new_rerun} if new_rerun is not None else {}))
         env = {**self.phase.env, "BACKFILL_RUN_ID": ctx.run_id, "BACKFILL_PHASE": self.name,
                "BACKFILL_ATTEMPT": str(attempt)}
         try:
@@ -155,7 +168,8 @@ class PhaseRunner:
         self.st.update_phase(self.name, pid=self.handle.pid, create_time=self.handle.create_time,
                              cmdline=self.handle.cmdline)
         kind = EventKind.PHASE_STARTED if tries == 1 else EventKind.ATTEMPT_STARTED
-        ctx.event(kind, f"phase {self.name} attempt {attempt} started: PID {self.handle.pid}, {len(dates)} dates "
+        ctx.event(kind, f"phase {self.name} attempt {attempt} started{f' ({note})' if note else ''}: PID "
+                  f"{self.handle.pid}, {len(dates)} dates "
                   f"({format_ranges(dates, limit=3)}), log {log}", phase=self.name, log_path=str(log),
                   data={"pid": self.handle.pid, "attempt": attempt, "dates_file": str(dates_file)})
 
@@ -314,6 +328,8 @@ class PhaseRunner:
     def _validate(self, rec: PhaseRecord) -> None:
         ctx = self.ctx
         d = self.gates.run(self.phase, "post", self.phase.post, self.full_dates(), rec.attempt)
+        if self._to_repair(d):
+            return
         unknown = " (exit code unknown: adopted process, judged by its log's completion marker and the gate)" \
             if rec.exit_known is False else ""
         last = self.st.last_progress(self.name)
@@ -332,6 +348,29 @@ class PhaseRunner:
             msg = f"gate failed: {d.blocking[0] if d.blocking else d.lines[0]}"
             self._fail(msg, Reason.GATE_FAILED, f"phase {self.name}: {msg}; dependents will not start",
                        gate=d.lines, log_path=rec.log_path, progress=progress_text)
+
+    def _to_repair(self, d: GateDecision) -> bool:
+        """Hand the gate's outcome to a repair round (the phase becomes `repairing`; repair.Repairer decides): the
+        result of the phase's own step in an open round, or a failure on dates when the phase may be repaired.
+        A phase re-run as an upstream step of another phase's round never opens a round of its own."""
+        rnd = step_started(self.st, self.name)
+        if rnd is not None:
+            self.st.update_repair(rnd.id, status="gated", gate_status=d.status, after=[str(x) for x in d.failing_dates])
+            self.st.update_phase(self.name, status=PhaseStatus.REPAIRING, message=f"repair round {rnd.round}: gate "
+                                 f"{d.status} after the re-run")
+            return True
+        if d.status != "fail" or not d.failing_dates or self.phase.repair_rounds < 1 \
+                or self.st.repairing_step(self.name) is not None:
+            return False
+        rnd = open_round(self.st, self.name, d)
+        self.st.update_phase(self.name, status=PhaseStatus.REPAIRING, reason=Reason.GATE_FAILED,
+                             message=f"gate failed on {len(d.failing_dates)} dates "
+                             f"({format_ranges(d.failing_dates, limit=3)}); repair round 1 of "
+                             f"{self.phase.repair_rounds}")
+        self.ctx.event(EventKind.GATE_RESULT, f"phase {self.name}: gate failed on {len(d.failing_dates)} dates; "
+                       f"planning repair round 1 of {self.phase.repair_rounds}", phase=self.name, gate=d.lines,
+                       data={"kind": "post", "status": "fail", "repair_session": rnd.session})
+        return True
 
     def _usage(self) -> tuple[float | None, int | None]:
         """CPU % and RSS of the phase's process group while it runs; unknown (None) once it has ended."""

@@ -39,13 +39,14 @@ class PhaseStatus(_StrEnum):
     RETRYING = "retrying"
     SKIPPED = "skipped"
     STOPPED = "stopped"
+    REPAIRING = "repairing"  # its gate failed on dates a repair round re-runs (repair.py drives it)
 
 
 # A process may be alive in these (the phase's job is running or being stopped after a stall).
 PHASE_PROCESS_STATES = frozenset({PhaseStatus.RUNNING, PhaseStatus.STALLED})
 # The orchestrator is working on the phase: between pending and a terminal status.
 PHASE_ACTIVE = frozenset({PhaseStatus.PREFLIGHT, PhaseStatus.RUNNING, PhaseStatus.VALIDATING, PhaseStatus.STALLED,
-                          PhaseStatus.RETRYING})
+                          PhaseStatus.RETRYING, PhaseStatus.REPAIRING})
 PHASE_TERMINAL = frozenset({PhaseStatus.PASSED, PhaseStatus.WARNED, PhaseStatus.FAILED, PhaseStatus.SKIPPED,
                             PhaseStatus.STOPPED})
 # Terminal and good: dependents may start.
@@ -95,12 +96,16 @@ class EventKind(_StrEnum):
     # gates
     GATE_STARTED = "gate_started"
     GATE_RESULT = "gate_result"
+    # gate-driven repair (repair.py)
+    REPAIR_STARTED = "repair_started"
+    REPAIR_FINISHED = "repair_finished"
+    SOURCE_GAP = "source_gap"
 
 
 # The kinds a notification target may subscribe to (config `notifications[].events`).
 NOTIFIABLE = (EventKind.RUN_STARTED, EventKind.PHASE_STARTED, EventKind.PHASE_PASSED, EventKind.PHASE_WARNED,
               EventKind.PHASE_FAILED, EventKind.STALLED, EventKind.RETRYING, EventKind.RUN_FINISHED,
-              EventKind.HEARTBEAT)
+              EventKind.HEARTBEAT, EventKind.REPAIR_STARTED, EventKind.REPAIR_FINISHED, EventKind.SOURCE_GAP)
 
 
 class Reason(_StrEnum):
@@ -127,6 +132,11 @@ class Reason(_StrEnum):
     STOPPED_BY_OPERATOR = "stopped_by_operator"  # `backfill stop`
     INTERRUPTED = "interrupted"  # the orchestrator got SIGTERM/SIGINT
     ORCHESTRATOR_ERROR = "orchestrator_error"  # the orchestrator itself failed; `backfill resume` continues
+    # gate-driven repair
+    SOURCE_GAP = "source_gap"  # the failing dates lack data in a source table no phase writes: refill it first
+    REPAIR_NOT_CONVERGED = "repair_not_converged"  # a round did not reduce the failing dates
+    REPAIR_EXHAUSTED = "repair_exhausted"  # every round was used and dates still fail
+    REPAIR_FAILED = "repair_failed"  # a phase the repair re-ran failed (its own gate, its process)
 
 
 # A skipped phase with one of these reasons blocks its dependents (one skipped because it has no dates does not).

@@ -13,6 +13,7 @@ Read API (for `backfill status`, the report, the dashboards):
     st.events(limit=None, phase=None) -> list[EventRecord]       # oldest first (the last `limit` when given)
     st.progress_history(phase) -> list[ProgressRecord]           # snapshots, oldest first
     st.gate_results(phase=None) -> list[GateRecord]              # .result is the SuiteResult as JSON (a dict)
+    st.repairs(phase=None) -> list[RepairRecord]                 # gate-driven repair rounds, oldest first
     st.close()
     list_runs(logs_dir) -> list[RunRecord]   # newest first (unreadable run dirs are left out)
     latest_run(logs_dir) -> Path | None      # the run dir logs/latest points at (or the newest one)
@@ -23,7 +24,8 @@ human `message`, and decisions read the reason only.
 
 Errors: a file that is missing, not SQLite, corrupt or of an unknown schema is a StateError (one line + runbook);
 any other sqlite3 error (a misspelled column, a constraint) is a programming error and raises as itself.
-Schema v1 files (before reasons; with the dead columns log_offset/is_child) are migrated to v2 when opened.
+Schema v1 files (before reasons; with the dead columns log_offset/is_child) are migrated to v2, and v2 files
+(before repair rounds) to v3, when opened.
 """
 from __future__ import annotations
 
@@ -41,7 +43,7 @@ from .render import to_jsonable
 from .runmodel import PHASE_TERMINAL, EventKind, PhaseStatus, Reason, RunStatus
 
 STATE_FILE = "state.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 _SQLITE_MAGIC = b"SQLite format 3\x00"  # the first 16 bytes of every SQLite database file
 
 _SCHEMA = """
@@ -57,7 +59,7 @@ CREATE TABLE IF NOT EXISTS phases (
     log_path TEXT, log_inode INTEGER, attempt_log_start INTEGER,
     dates_file TEXT, dates_count INTEGER, total_dates INTEGER, started_at TEXT, ended_at TEXT, exit_code INTEGER,
     exit_known INTEGER, message TEXT, retry_at TEXT, rerun INTEGER NOT NULL DEFAULT 0, restart_from TEXT,
-    updated_at TEXT, reason TEXT);
+    updated_at TEXT, reason TEXT, restart_to TEXT);
 CREATE TABLE IF NOT EXISTS progress (
     id INTEGER PRIMARY KEY AUTOINCREMENT, phase TEXT NOT NULL, at TEXT NOT NULL, attempt INTEGER,
     done INTEGER, total INTEGER, ok INTEGER, failed INTEGER, skipped INTEGER, records INTEGER,
@@ -70,6 +72,12 @@ CREATE TABLE IF NOT EXISTS events (
     body TEXT NOT NULL, reason TEXT);
 CREATE INDEX IF NOT EXISTS progress_phase ON progress (phase, id);
 CREATE INDEX IF NOT EXISTS gates_phase ON gates (phase, id);
+""" + """
+CREATE TABLE IF NOT EXISTS repairs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, phase TEXT NOT NULL, session INTEGER NOT NULL, round INTEGER NOT NULL,
+    status TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT, before TEXT NOT NULL, checks TEXT NOT NULL,
+    steps TEXT NOT NULL DEFAULT '[]', gaps TEXT NOT NULL DEFAULT '{}', after TEXT, gate_status TEXT, message TEXT,
+    reason TEXT);
 """
 
 # v1 -> v2: a reason beside each message; the dead columns go. v1 runs had no reasons, so the few that decisions
@@ -97,6 +105,16 @@ UPDATE phases SET reason = CASE
     END;
 UPDATE events SET reason = json_extract(body, '$.runbook');
 UPDATE meta SET value = '2' WHERE key = 'schema_version';
+"""
+# v2 -> v3: gate-driven repair rounds (one row per round) and restarts bounded at both ends
+_MIGRATE_V2 = """
+CREATE TABLE repairs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, phase TEXT NOT NULL, session INTEGER NOT NULL, round INTEGER NOT NULL,
+    status TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT, before TEXT NOT NULL, checks TEXT NOT NULL,
+    steps TEXT NOT NULL DEFAULT '[]', gaps TEXT NOT NULL DEFAULT '{}', after TEXT, gate_status TEXT, message TEXT,
+    reason TEXT);
+ALTER TABLE phases ADD COLUMN restart_to TEXT;
+UPDATE meta SET value = '3' WHERE key = 'schema_version';
 """
 # sqlite3 errors that mean the file cannot be used as a run state (primary result codes): anything else - a
 # misspelled column, a constraint - is a bug in the caller and must surface as one
@@ -159,6 +177,7 @@ class PhaseRecord:
     restart_from: str | None
     updated_at: str | None
     reason: Reason | None = None  # why it ended the way it did (or was skipped)
+    restart_to: str | None = None  # a restart bounded at both ends (`restart --to`, or a dependent's reach)
 
     @property
     def terminal(self) -> bool:
@@ -206,6 +225,42 @@ class EventRecord:
     reason: Reason | None = None
 
 
+@dataclass(frozen=True)
+class RepairStep:
+    """One phase re-run by a repair round: which dates and why. `rerun` is the phase's re-run number the step
+    launches (written before the launch, so that a resumed orchestrator tells "not started" from "done")."""
+    phase: str
+    dates: list[str]  # ISO dates
+    why: str
+    rerun: int | None = None
+    status: str = "pending"  # pending | started | done | failed
+
+
+@dataclass(frozen=True)
+class RepairRecord:
+    """One repair round of one phase's failed gate (repair.py)."""
+    id: int
+    phase: str
+    session: int  # the run's repair of the phase (1: during the run; +1 per `backfill repair`)
+    round: int  # 1..max_rounds within the session
+    status: str  # planned | running | gated | passed | warned | not_converged | exhausted | source_gap | failed
+    started_at: str
+    ended_at: str | None
+    before: list[str]  # the failing dates the round set out to repair
+    checks: list[str]  # the failing critical checks (gate lines)
+    steps: list[RepairStep]
+    gaps: dict[str, list[str]]  # source table -> dates it lacks (a source gap)
+    after: list[str] | None  # failing dates once the phase was gated again
+    gate_status: str | None  # pass | warn | fail of that gate
+    message: str | None
+    reason: Reason | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.status in ("planned", "running", "gated")
+
+
+_REPAIR_COLS = [f.name for f in fields(RepairRecord)]
 _PHASE_COLS = [f.name for f in fields(PhaseRecord)]
 _RUN_COLS = [f.name for f in fields(RunRecord) if f.name != "run_dir"]
 
@@ -354,6 +409,48 @@ class RunState:
                          "ORDER BY id", args)
         return [GateRecord(*r[:7], result=json.loads(r[7])) for r in rows]
 
+    # --- repair rounds ---------------------------------------------------------------------------------------
+    def add_repair(self, phase: str, session: int, round: int, before: list[str], checks: list[str]) -> RepairRecord:
+        with self._db:
+            cur = self._db.execute("INSERT INTO repairs (phase, session, round, status, started_at, before, checks) "
+                                   "VALUES (?, ?, ?, 'planned', ?, ?, ?)",
+                                   (phase, session, round, now_iso(), json.dumps(before), json.dumps(checks)))
+        return self.repair(int(cur.lastrowid or 0))
+
+    def update_repair(self, repair_id: int, **values: Any) -> RepairRecord:
+        for key in ("before", "checks", "after", "gaps"):
+            if key in values and values[key] is not None:
+                values[key] = json.dumps(values[key])
+        if "steps" in values:
+            values["steps"] = json.dumps([to_jsonable(s) for s in values["steps"]])
+        if values.get("reason") is not None:
+            values["reason"] = Reason.parse(values["reason"])
+        self._update("repairs", values, "id = ?", (repair_id,))
+        return self.repair(repair_id)
+
+    def repair(self, repair_id: int) -> RepairRecord:
+        row = self._one(f"SELECT {', '.join(_REPAIR_COLS)} FROM repairs WHERE id = ?", (repair_id,))
+        if row is None:
+            raise _unreadable(self.path, f"no repair round {repair_id}")
+        return _repair(row)
+
+    def repairs(self, phase: str | None = None) -> list[RepairRecord]:
+        where, args = ("WHERE phase = ?", (phase,)) if phase else ("", ())
+        return [_repair(r) for r in self._all(f"SELECT {', '.join(_REPAIR_COLS)} FROM repairs {where} ORDER BY id",
+                                              args)]
+
+    def open_repair(self, phase: str) -> RepairRecord | None:
+        """The phase's repair round in progress, if any (the newest round, when it is not finished)."""
+        rounds = self.repairs(phase)
+        return rounds[-1] if rounds and rounds[-1].open else None
+
+    def repairing_step(self, phase: str) -> RepairRecord | None:
+        """The open repair round that has `phase` as a step it started (the phase then re-runs for that round)."""
+        for r in self.repairs():
+            if r.open and any(s.phase == phase and s.status == "started" for s in r.steps):
+                return r
+        return None
+
     def schema_version(self) -> int | None:
         return _schema_version(self._db)
 
@@ -403,6 +500,16 @@ def _phase(row: tuple) -> PhaseRecord:
     return PhaseRecord(**d)
 
 
+def _repair(row: tuple) -> RepairRecord:
+    d = dict(zip(_REPAIR_COLS, row))
+    for key in ("before", "checks", "after"):
+        d[key] = json.loads(d[key]) if d[key] is not None else None
+    d["gaps"] = json.loads(d["gaps"] or "{}")
+    d["steps"] = [RepairStep(**s) for s in json.loads(d["steps"] or "[]")]
+    d["reason"] = _reason(d["reason"])
+    return RepairRecord(**d)
+
+
 def _reason(value: str | None) -> Reason | None:
     return Reason.parse(value) if value else None
 
@@ -441,7 +548,9 @@ def open_state(run_dir: str | Path) -> RunState:
         conn = _connect(path)
         version = _schema_version(conn)
         if version == 1:
-            version = _migrate_v1(conn)
+            version = _migrate(conn, 1, _MIGRATE_V1)
+        if version == 2:
+            version = _migrate(conn, 2, _MIGRATE_V2)
     except sqlite3.DatabaseError as e:
         # opening: an unknown table or a locked file is as unusable as a corrupt one for the RUN given
         raise _unreadable(path, str(e)) from None
@@ -456,12 +565,12 @@ def _schema_version(conn: sqlite3.Connection) -> int | None:
     return int(row[0]) if row else None
 
 
-def _migrate_v1(conn: sqlite3.Connection) -> int | None:
-    """v1 -> v2 in one transaction; a second opener waiting on the write lock then finds v2 and does nothing."""
+def _migrate(conn: sqlite3.Connection, version: int, script: str) -> int | None:
+    """vN -> vN+1 in one transaction; a second opener waiting on the write lock then finds vN+1 and does nothing."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        if _schema_version(conn) == 1:
-            for stmt in filter(str.strip, _MIGRATE_V1.split(";")):
+        if _schema_version(conn) == version:
+            for stmt in filter(str.strip, script.split(";")):
                 conn.execute(stmt)
         conn.execute("COMMIT")
     except BaseException:

@@ -11,9 +11,12 @@ loaded twice yields one row per player-game. docs/metrics.md has every formula a
 """
 from __future__ import annotations
 
+import datetime as dt
 import sys
+from typing import Sequence
 
-from .jobkit import main
+from . import late_raw
+from .jobkit import JobContext, main
 from .sqljob import SqlDateProcessor
 from .tables import PLAYER_BOX, PLAYER_GAME, SHOT_ZONES, TEAM_OFFENSE, deduped
 
@@ -46,6 +49,11 @@ class PlayerGameSummary(SqlDateProcessor):
     table = PLAYER_GAME
     select_sql = SELECT_SQL
     source_table = PLAYER_BOX
+
+    def prepare(self, ctx: JobContext, dates: Sequence[dt.date]) -> None:
+        if ctx.wh is not None and not ctx.dry_run:
+            late_raw.land(ctx.wh)  # the demo's race: raw rows still loading when the team job ran land now
+        super().prepare(ctx, dates)
 
 
 if __name__ == "__main__":

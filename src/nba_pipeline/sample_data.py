@@ -150,6 +150,22 @@ def write_sample(wh: Warehouse, start: dt.date = DEFAULT_START, end: dt.date = D
                          round(time.perf_counter() - t0, 2), injected)
 
 
+def refill(wh: Warehouse, table: str, first: dt.date, last: dt.date, start: dt.date = DEFAULT_START,
+           end: dt.date = DEFAULT_END, seed: int = 7, seasons_path: str | Path = DEFAULT_SEASONS) -> int:
+    """The raw rows of `table` on first..last as the sample (same start, end and seed) has them, written again
+    (deleted, then loaded): what a source refill does after a gap. Returns the rows loaded."""
+    data = generate(start, end, seed, seasons_path)
+    tables = {SCHEDULE: _schedule_rows(data), TEAM_BOX: data.team_rows, PLAYER_BOX: data.player_rows,
+              SHOT_ZONES: data.zone_rows}
+    if table not in tables:
+        raise UsageError(f"--refill: unknown table {table!r} (one of: {', '.join(tables)})")
+    names = [c.name for c in RAW[table]]
+    at = names.index("game_date")
+    rows = [r for r in tables[table] if first <= r[at] <= last]
+    wh.execute([(f"DELETE FROM {table} WHERE game_date BETWEEN @first AND @last", {"first": first, "last": last})])
+    return wh.load_rows(table, (dict(zip(names, r)) for r in rows), RAW[table])
+
+
 def _bulk_duckdb(wh: Warehouse, tables: dict[str, list[tuple]]) -> None:
     # executemany is ~100x slower than DuckDB's CSV reader for 130k rows; stage next to the database file
     # (a scratch directory removed afterwards) and load all four tables in one transaction.
@@ -181,12 +197,12 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _date_pair(text: str) -> tuple[dt.date, dt.date]:
+def _date_pair(text: str, option: str = "--drop-team-box") -> tuple[dt.date, dt.date]:
     a, sep, b = text.partition("..")
-    d1 = parse_date(a, "--drop-team-box")
-    d2 = parse_date(b, "--drop-team-box") if sep else d1
+    d1 = parse_date(a, option)
+    d2 = parse_date(b, option) if sep else d1
     if d2 < d1:
-        raise UsageError(f"--drop-team-box {text}: end before start")
+        raise UsageError(f"{option} {text}: end before start")
     return d1, d2
 
 
@@ -213,6 +229,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--drop-team-box", metavar="D1..D2", help="drop team box scores for these dates")
     p.add_argument("--duplicate-game", metavar="GAME_ID|DATE", help="load one game twice")
     p.add_argument("--null-column", metavar="TABLE.COLUMN:FRACTION", help="set a column NULL in a fraction of rows")
+    p.add_argument("--refill", metavar="TABLE", help="write only TABLE's rows of --refill-dates again (a source "
+                   "refill after a gap; same --start/--end/--seed as the sample)")
+    p.add_argument("--refill-dates", metavar="D1..D2", help="with --refill: the dates to write again")
     p.add_argument("--describe", action="store_true",
                    help="after writing, measure identities, distributions and effects back from the tables")
     p.add_argument("--json", action="store_true", help="with --describe: print the figures as JSON only")
@@ -231,6 +250,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             t, c, f = faults.null_column
             _null_target(t if "." in t else f"nba_raw.{t}", c, f)
         calendar = load_calendar(a.seasons)  # its errors first: a bad --seasons must not leave a new, empty database
+        if bool(a.refill) != bool(a.refill_dates):
+            raise UsageError("--refill and --refill-dates go together")
+        if a.refill:
+            first, last = _date_pair(a.refill_dates, "--refill-dates")
+            wh = open_url(a.out or a.warehouse, option="--out" if a.out else "--warehouse")
+            try:
+                n = refill(wh, a.refill, first, last, start, end, a.seed, a.seasons)
+            finally:
+                wh.close()
+            print(f"refilled {a.refill}: {n} rows on {first}..{last}")
+            return EXIT_OK
         wh = open_url(a.out or a.warehouse, create=True, option="--out" if a.out else "--warehouse")
         try:
             s = write_sample(wh, start, end, a.seed, faults, a.seasons)

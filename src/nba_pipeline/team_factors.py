@@ -23,9 +23,8 @@ import datetime as dt
 import sys
 from typing import Any
 
-from backfill_orchestrator.dates import parse_date
-from backfill_orchestrator.errors import UsageError
-
+from . import late_raw
+from .faults import parse_range, range_arg
 from .jobkit import JobContext, main
 from .sqljob import SqlDateProcessor
 from .tables import TEAM_FACTORS, TEAM_OFFENSE
@@ -76,27 +75,6 @@ WHERE t.game_date BETWEEN @start AND @end
 _NO_GAP = (dt.date(1900, 1, 1), dt.date(1900, 1, 1))
 
 
-def parse_gap(text: str | None, option: str = "--null-opponent-defense") -> tuple[dt.date, dt.date] | None:
-    """`D1..D2` (inclusive) -> the pair; empty -> None."""
-    if not text:
-        return None
-    a, sep, b = text.partition("..")
-    if not sep:
-        raise UsageError(f"{option} {text!r}: expected D1..D2, e.g. 2024-12-01..2025-01-31")
-    d1, d2 = parse_date(a.strip(), option), parse_date(b.strip(), option)
-    if d2 < d1:
-        raise UsageError(f"{option} {text!r}: {d2} is before {d1}")
-    return d1, d2
-
-
-def _gap_arg(text: str) -> str:
-    try:
-        parse_gap(text)
-    except UsageError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    return text
-
-
 class TeamFactors(SqlDateProcessor):
     name = "team_defense_factors"
     module = "nba_pipeline.team_factors"
@@ -108,7 +86,7 @@ class TeamFactors(SqlDateProcessor):
         self.gap = gap
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--null-opponent-defense", metavar="D1..D2", default="", type=_gap_arg,
+        parser.add_argument("--null-opponent-defense", metavar="D1..D2", default="", type=range_arg("--null-opponent-defense"),
                             help="FAULT INJECTION (demo/tests): write opponent_def_rating_last_15 as NULL on these "
                                  "dates; empty = no fault")
 
@@ -118,10 +96,13 @@ class TeamFactors(SqlDateProcessor):
 
     def _gap(self, ctx: JobContext | None) -> tuple[dt.date, dt.date]:
         if self.gap is None and ctx is not None:
-            self.gap = parse_gap(getattr(ctx.args, "null_opponent_defense", "")) or _NO_GAP
+            flag = getattr(ctx.args, "null_opponent_defense", "")
+            self.gap = parse_range(flag, "--null-opponent-defense") or _NO_GAP
         return self.gap or _NO_GAP
 
     def prepare(self, ctx: JobContext, dates: Any) -> None:
+        if ctx.wh is not None and not ctx.dry_run:
+            late_raw.land(ctx.wh)  # the demo's race: raw rows still loading when the team job ran land now
         gap = self._gap(ctx)
         if gap != _NO_GAP:
             print(f"FAULT INJECTED: opponent_def_rating_last_15 NULL on {gap[0]}..{gap[1]}", file=sys.stderr)

@@ -7,14 +7,21 @@ possessions. Overtime comes from the schedule (minutes = 240 + 25 * OT in the te
 docs/metrics.md has every formula and its source.
 
     python -m nba_pipeline.team_offense --start-date 2024-10-22 --end-date 2025-06-22 --warehouse data/nba.duckdb
+
+Fault flag (documented, for the demo's race scenario): `--late-raw D1..D2` - the raw team box scores of those
+dates are still being loaded when this job first runs, and land when the next job starts (late_raw.py).
 """
 from __future__ import annotations
 
+import argparse
 import sys
+from typing import Any
 
-from .jobkit import main
+from . import late_raw
+from .jobkit import JobContext, main
 from .sqljob import SqlDateProcessor
 from .tables import SCHEDULE, TEAM_BOX, TEAM_OFFENSE, deduped
+from .faults import parse_range, range_arg
 
 def _poss(alias: str) -> str:
     return f"({alias}.fg_attempts - {alias}.offensive_rebounds + {alias}.turnovers + 0.44 * {alias}.ft_attempts)"
@@ -51,6 +58,21 @@ class TeamOffense(SqlDateProcessor):
     table = TEAM_OFFENSE
     select_sql = SELECT_SQL
     source_table = TEAM_BOX
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--late-raw", metavar="D1..D2", default="", type=range_arg("--late-raw"),
+                            help="FAULT INJECTION (demo/tests): the raw team box scores of these dates land only "
+                                 "after this job's first run (nba_pipeline/late_raw.py); empty = no fault")
+
+    def extra_argv(self, args: argparse.Namespace) -> list[str]:
+        late = getattr(args, "late_raw", "")
+        return ["--late-raw", late] if late else []
+
+    def prepare(self, ctx: JobContext, dates: Any) -> None:
+        late = parse_range(getattr(ctx.args, "late_raw", ""), "--late-raw")
+        if late is not None and ctx.wh is not None and not ctx.dry_run:
+            late_raw.stage(ctx.wh, *late)
+        super().prepare(ctx, dates)
 
 
 if __name__ == "__main__":

@@ -143,7 +143,7 @@ BAD = [
      "{f}:4: warehouse.bigquery.project: expected a BigQuery project id like 'my-project-123', got 'My Project'"),
     ("season rule without calendar",
      "pipeline: p\nphases:\n  - name: a\n    command: [x]\n    dates: {start: 2024-01-01, end: 2024-01-02, skip_first_days: 14}\n",
-     "{f}:3: calendar: phase 'a' uses a season rule in `dates` but the config has no `calendar:`"),
+     "{f}:3: calendar: phase 'a' uses a season rule (`dates` or `history: season`) but the config has no `calendar:`"),
     ("empty file",
      "",
      "{f}:1: the file is empty; expected a mapping with `pipeline`, `warehouse` and `phases`"),

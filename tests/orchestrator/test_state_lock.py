@@ -144,7 +144,7 @@ def test_a_v1_state_is_migrated_and_stays_readable_by_status_and_report(tmp_path
     assert r.exit_code == 0, r.output
     assert "gate failed" in r.output
     with open_state(run_dir) as st:
-        assert st.schema_version() == 2
+        assert st.schema_version() == 3
         a, b = st.phases()
         assert (a.status, a.reason, b.status, b.reason) == (PhaseStatus.FAILED, Reason.GATE_FAILED,
                                                             PhaseStatus.SKIPPED, Reason.NOT_STARTED)

@@ -30,6 +30,7 @@ def test_status_json_doc_names_every_field():
     documented = set(re.findall(r"^\| `([a-z_]+)`", doc, flags=re.M))
     documented |= {n for row in re.findall(r"^\| (`[a-z_]+`(?: / `[a-z_]+`)+) \|", doc, flags=re.M)
                    for n in re.findall(r"`([a-z_]+)`", row)}
-    for cls in (status.StatusRun, status.StatusPhase, status.ProgressView, status.StatusGate, status.StatusEvent):
+    for cls in (status.StatusRun, status.StatusPhase, status.ProgressView, status.StatusGate, status.StatusEvent,
+                status.RepairView, status.RepairStepView):
         missing = {f.name for f in dataclasses.fields(cls)} - documented
         assert not missing, f"{cls.__name__}: fields not in docs/status-json.md: {missing}"

@@ -35,7 +35,7 @@ COMMAND_MODULES: dict[str, list[str]] = {
     "validate_cmd": ["validate"],
     "run_cmd": ["run", "resume"],
     "status_cmd": ["status"],
-    "control_cmd": ["stop", "restart", "logs"],
+    "control_cmd": ["stop", "restart", "repair", "logs"],
 }
 
 # The one-line help each command shows in `backfill --help` (its docstring's first sentence), written out here so
@@ -59,7 +59,9 @@ SHORT_HELP: dict[str, str] = {
     "status": "Show RUN (run id or directory; default: the latest).",
     "stop": "Stop RUN (default: the latest): SIGTERM each running phase's process group, wait, SIGKILL; state "
             "`stopped`.",
-    "restart": "Run PHASE of a finished or stopped run again (optionally only from DATE), then continue the run.",
+    "restart": "Run PHASE of a finished or stopped run again (optionally only from DATE, up to --to), then continue "
+               "the run.",
+    "repair": "Repair the failed gate of RUN (default: the latest) after the fact, e.g. once a source was refilled.",
     "logs": "Print RUN's orchestrator.log, or PHASE's log (default: the latest run).",
 }
 

@@ -21,7 +21,8 @@ from ..runmodel import PhaseStatus, RunStatus
 STATUS_COLORS = {
     PhaseStatus.PASSED: "#2e9e44", PhaseStatus.WARNED: "#e69b00", PhaseStatus.FAILED: "#d62728",
     PhaseStatus.RUNNING: "#1f77b4", PhaseStatus.VALIDATING: "#1f77b4", PhaseStatus.PREFLIGHT: "#1f77b4",
-    PhaseStatus.RETRYING: "#9467bd", PhaseStatus.STALLED: "#9467bd", PhaseStatus.PENDING: "#b0b0b0",
+    PhaseStatus.RETRYING: "#9467bd", PhaseStatus.STALLED: "#9467bd", PhaseStatus.REPAIRING: "#9467bd",
+    PhaseStatus.PENDING: "#b0b0b0",
     PhaseStatus.SKIPPED: "#cfcfcf", PhaseStatus.STOPPED: "#6b6b6b", RunStatus.INTERRUPTED: "#6b6b6b",
 }
 PHASE_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")

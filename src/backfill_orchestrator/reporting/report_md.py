@@ -47,6 +47,16 @@ def render_markdown(rep: RunView, max_checks: int = 8) -> str:
         more = max(0, len(missing) - 2) + max(0, len(gaps) - 4)
         if more:
             lines.append(f"- … and {more} more (see report.html)")
+    if rep.repairs:
+        lines += ["", "**Repairs**", ""]
+        for r in rep.repairs[-4:]:
+            after = "?" if r.after is None else f"{r.after}"
+            steps = ", ".join(f"{s.phase} ({s.dates} dates)" for s in r.steps) or "nothing"
+            lines.append(_short(f"- `{r.phase}` round {r.round}: **{r.status}**, failing dates {r.before} -> {after} "
+                                f"({r.before_ranges}); re-ran {steps}", 300))
+            lines += [_short(f"  - source gap {g}", 200) for g in r.gaps]
+        if len(rep.repairs) > 4:
+            lines.append(f"- … and {len(rep.repairs) - 4} earlier rounds (see report.html)")
     for p in rep.phases:
         lines += _card_lines(p.name, p.card, p.card_error)
     if rep.next_command:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..runmodel import PhaseStatus
-from .view import PhaseView, ProgressView, RunView
+from .view import PhaseView, ProgressView, RepairStepView, RepairView, RunView
 
 # statuses after which the phase's message says how it ended or why it waits
 _QUIET = frozenset({PhaseStatus.PENDING, PhaseStatus.RUNNING})
@@ -75,6 +75,7 @@ class StatusRun:
     phases: list[StatusPhase]
     events: list[StatusEvent]
     duration_seconds: float | None = None
+    repairs: list[RepairView] = field(default_factory=list)  # gate-driven repair rounds, oldest first
 
     def text(self) -> str:
         alive = "alive" if self.orchestrator_alive else "not running"
@@ -97,10 +98,21 @@ class StatusRun:
                 lines.append(f"      {p.message}")
             if p.exit_known is False and p.status in _JUDGED:
                 lines.append("      exit code unknown (adopted process): judged by its log and the gate")
+        if self.repairs:
+            lines.append("  repairs:")
+            for r in self.repairs:
+                after = "?" if r.after is None else str(r.after)
+                lines.append(f"    {r.phase} round {r.round} (session {r.session}): {r.status}; failing dates "
+                             f"{r.before} -> {after}; re-ran " + (", ".join(f"{s.phase} ({s.dates})" for s in r.steps)
+                                                                  or "nothing"))
+                lines.extend(f"      source gap {g}" for g in r.gaps)
         if self.events:
             lines.append("  recent events:")
             lines.extend(f"    {e.at} {e.kind}: {e.message}" for e in self.events)
         return "\n".join(lines)
+
+
+__all__ = ["RepairStepView", "RepairView", "StatusEvent", "StatusGate", "StatusPhase", "StatusRun", "status_of"]
 
 
 def _phase(p: PhaseView) -> StatusPhase:
@@ -115,4 +127,4 @@ def status_of(view: RunView, events: int = 10) -> StatusRun:
     evs = [StatusEvent(e.at, e.kind, e.phase, e.message) for e in (view.events[-events:] if events else [])]
     return StatusRun(view.run_id, view.run_dir, view.pipeline, view.warehouse, view.status, view.started_at,
                      view.ended_at, view.exit_code, view.message, view.orchestrator_pid, view.orchestrator_alive,
-                     [_phase(p) for p in view.phases], evs, view.duration_seconds)
+                     [_phase(p) for p in view.phases], evs, view.duration_seconds, view.repairs)

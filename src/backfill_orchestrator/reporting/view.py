@@ -18,12 +18,13 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from ..clock import iso_utc, parse_iso, utcnow
+from ..dates import format_ranges
 from ..control import orchestrator_alive, phase_process
 from ..errors import BackfillError
 from ..events import ANCHORS, RUNBOOK
 from ..redact import redact_text, secret_values
 from ..runmodel import PHASE_PROCESS_STATES, PHASE_SUCCEEDED, EventKind, PhaseStatus
-from ..state import GateRecord, PhaseRecord, RunRecord, open_state
+from ..state import GateRecord, PhaseRecord, RepairRecord, RunRecord, open_state
 from ..yamlsource import Node, load_yaml
 from .cards import card_path, read_card
 
@@ -34,7 +35,7 @@ SHOWN = frozenset({
     EventKind.ADOPTED, EventKind.READOPTED, EventKind.ENDED_UNWATCHED, EventKind.PHASE_EXITED, EventKind.STALLED,
     EventKind.TIMED_OUT, EventKind.RETRYING, EventKind.PHASE_STOPPED, EventKind.PHASE_LEFT_RUNNING,
     EventKind.PHASE_RESTARTED, EventKind.PHASE_SKIPPED, EventKind.PHASE_PASSED, EventKind.PHASE_WARNED,
-    EventKind.PHASE_FAILED,
+    EventKind.PHASE_FAILED, EventKind.REPAIR_STARTED, EventKind.REPAIR_FINISHED, EventKind.SOURCE_GAP,
 })
 # Deliberately left out of the report's list: the heartbeat repeats what the phases say; gate starts and results
 # have their own section (Gates) with every check.
@@ -177,6 +178,34 @@ class EventView:
 
 
 @dataclass
+class RepairStepView:
+    phase: str
+    dates: int
+    ranges: str  # "2024-12-02..2024-12-15 (14 dates)"
+    why: str
+    status: str  # pending | started | done
+
+
+@dataclass
+class RepairView:
+    """One gate-driven repair round (repair.py): which checks, which dates, what re-ran, before -> after."""
+    phase: str
+    session: int
+    round: int
+    status: str  # planned | running | gated | passed | warned | not_passed | not_converged | exhausted | source_gap | failed | abandoned
+    started_at: str
+    ended_at: str | None
+    before: int  # failing dates when the round started
+    before_ranges: str
+    after: int | None  # failing dates after the re-runs (None: not gated yet)
+    after_ranges: str
+    checks: list[str]
+    steps: list[RepairStepView]
+    gaps: list[str]  # "nba_raw.team_box_scores: 73 dates (2024-11-02..2025-01-15 ...)"
+    message: str | None
+
+
+@dataclass
 class RunView:
     run_id: str
     pipeline: str
@@ -198,6 +227,7 @@ class RunView:
     orchestrator_pid: int | None = None
     orchestrator_alive: bool = False
     reason: str | None = None
+    repairs: list[RepairView] = field(default_factory=list)
 
     def shown_events(self, limit: int = REPORT_EVENTS) -> list[EventView]:
         """The newest `limit` events of the kinds a report lists (SHOWN), oldest first."""
@@ -439,6 +469,7 @@ def build_view(run_dir: str | Path, now: dt.datetime | None = None,
             for group in gates.get(p.name, []):
                 coverage.extend(_series(p.name, group[-1]))
         alive = orchestrator_alive(run)
+        repairs = [_repair_view(r, red) for r in st.repairs()]
     next_cmd = next((b.get("next_command") for b in reversed(bodies) if b.get("next_command")), None)
     anchors: list[str] = []
     for p in phases:
@@ -454,4 +485,15 @@ def build_view(run_dir: str | Path, now: dt.datetime | None = None,
         message=red(run.message), run_dir=str(Path(run_dir)), phases=phases, coverage=coverage,
         events=[EventView(b["at"], b["kind"], b.get("phase"), red(b["message"]) or "") for b in bodies],
         next_command=red(next_cmd), runbook=anchors, generated_at=iso_utc(now), orchestrator_pid=run.pid,
-        orchestrator_alive=alive, reason=_reason(run))
+        orchestrator_alive=alive, reason=_reason(run), repairs=repairs)
+
+
+def _repair_view(r: RepairRecord, red: _Redact) -> RepairView:
+    def ranges(values: list[str] | None) -> str:
+        return format_ranges([dt.date.fromisoformat(v) for v in values or []], limit=4)
+
+    return RepairView(r.phase, r.session, r.round, r.status, r.started_at, r.ended_at, len(r.before),
+                      ranges(r.before), None if r.after is None else len(r.after), ranges(r.after),
+                      [red(c) or "" for c in r.checks],
+                      [RepairStepView(s.phase, len(s.dates), ranges(s.dates), s.why, s.status) for s in r.steps],
+                      [f"{t}: {len(ds)} dates ({ranges(ds)})" for t, ds in r.gaps.items()], red(r.message))

@@ -30,7 +30,7 @@ from .decisions import AttemptResult, GateDecision, Step, Transition, backoff_se
 from .errors import BackfillError
 from .events import runbook_ref
 from .gates import GateRunner
-from .repair import open_round, step_started
+from .repair import open_round, record_gate, step_started
 from .process import AdoptRefused, ProcessHandle
 from .progress import (AutoParser, FollowPosition, LineParser, LogFollower, Progress, follow, format_progress_line,
                        parser_for, read_into, utcnow)
@@ -355,7 +355,7 @@ class PhaseRunner:
         A phase re-run as an upstream step of another phase's round never opens a round of its own."""
         rnd = step_started(self.st, self.name)
         if rnd is not None:
-            self.st.update_repair(rnd.id, status="gated", gate_status=d.status, after=[str(x) for x in d.failing_dates])
+            record_gate(self.st, rnd, self.name, d)
             self.st.update_phase(self.name, status=PhaseStatus.REPAIRING, message=f"repair round {rnd.round}: gate "
                                  f"{d.status} after the re-run")
             return True

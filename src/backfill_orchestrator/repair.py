@@ -294,6 +294,13 @@ def open_round(st: RunState, phase: str, decision: GateDecision) -> RepairRecord
     return st.add_repair(phase, max(sessions, default=0) + 1, 1, _iso(decision.failing_dates), list(decision.blocking))
 
 
+def record_gate(st: RunState, rnd: RepairRecord, phase: str, decision: GateDecision) -> None:
+    """The target re-ran its dates and its gate ran over its whole range: its step is done, the round `gated`."""
+    steps = [replace(s, status="done") if s.phase == phase else s for s in rnd.steps]
+    st.update_repair(rnd.id, status="gated", steps=steps, gate_status=decision.status,
+                     after=_iso(decision.failing_dates))
+
+
 def step_started(st: RunState, phase: str) -> RepairRecord | None:
     """The open round of `phase` whose own re-run step has started (its gate result then belongs to that round)."""
     rnd = st.open_repair(phase)

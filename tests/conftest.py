@@ -6,8 +6,11 @@ If it cannot start, the BigQuery tests FAIL with the reason; they are never skip
 """
 from __future__ import annotations
 
+import http.server
+import json
 import os
 import signal
+import threading
 import subprocess
 import time
 import urllib.error
@@ -183,3 +186,28 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if report:
         Path(report).write_text(line + "\n")
 
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    """A webhook receiver on 127.0.0.1 (apprise json:// posts here): records (path, JSON body)."""
+    received: list[tuple[str, dict]]
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        self.server.received.append((self.path, json.loads(body)))  # type: ignore[attr-defined]
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def http_receiver() -> Iterator[http.server.ThreadingHTTPServer]:
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    srv.received = []  # type: ignore[attr-defined]
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    yield srv
+    srv.shutdown()
+    srv.server_close()

@@ -21,6 +21,8 @@ class PhaseSummary:
     timeout_s: float | None
     preflight: list[str]
     post: list[str]
+    repair_rounds: int = 0
+    history: str = "none"
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class ConfigSummary:
     warehouse: str
     phases: list[PhaseSummary]
     notifications: list[str]
+    sources: list[str]
 
     def text(self) -> str:
         lines = [f"{self.path}: OK — pipeline {self.pipeline!r} on {self.warehouse}, {len(self.phases)} phases"]
@@ -37,12 +40,16 @@ class ConfigSummary:
             after = f" after {', '.join(p.depends_on)}" if p.depends_on else ""
             lines.append(f"  {i}. {p.name}{after}: {p.dates} dates {p.first}..{p.last} ({p.date_rule}), "
                          f"workers={p.workers} retries={p.retries}"
-                         + (f" timeout={p.timeout_s:g}s" if p.timeout_s else ""))
+                         + (f" timeout={p.timeout_s:g}s" if p.timeout_s else "")
+                         + (f" repair={p.repair_rounds} rounds" if p.repair_rounds else "")
+                         + (f" history={p.history}" if p.history != "none" else ""))
             if p.preflight:
                 lines.append(f"       pre-flight gate: {', '.join(p.preflight)}")
             if p.post:
                 lines.append(f"       post gate: {', '.join(p.post)}")
             lines.append(f"       command: {' '.join(p.command)}")
+        for src in self.sources:
+            lines.append(f"  source: {src}")
         for n in self.notifications:
             lines.append(f"  notify: {n}")
         return "\n".join(lines)
@@ -66,9 +73,12 @@ def describe_config(cfg: PipelineConfig) -> ConfigSummary:
             name=p.name, depends_on=list(p.depends_on), dates=len(dates),
             first=dates[0].isoformat() if dates else None, last=dates[-1].isoformat() if dates else None,
             date_rule=rule, command=list(p.command), workers=p.workers, retries=p.retries, timeout_s=p.timeout,
-            preflight=[_gate_text(g) for g in p.preflight], post=[_gate_text(g) for g in p.post]))
+            preflight=[_gate_text(g) for g in p.preflight], post=[_gate_text(g) for g in p.post],
+            repair_rounds=p.repair_rounds, history=p.history.describe()))
     w = cfg.warehouse
     where = f"duckdb {w.path}" if w.kind == "duckdb" else f"bigquery project {w.project}"
     notes = [f"{n.name or 'target'}: {'disabled (empty url)' if not n.enabled else redact_url(n.url)} "
              f"on {', '.join(n.events)}" for n in cfg.notifications]
-    return ConfigSummary(str(cfg.path), cfg.pipeline, where, phases, notes)
+    sources = [s.table + (f" (expected where {s.expected_from} has rows)" if s.expected_from else "")
+               + (f"; refill: {s.refill}" if s.refill else "") for s in cfg.sources]
+    return ConfigSummary(str(cfg.path), cfg.pipeline, where, phases, notes, sources)

@@ -25,8 +25,8 @@ from .events import ANCHORS, RUNBOOK, Event
 from .redact import redact_text, redact_url
 from .runmodel import NOTIFIABLE, PHASE_ACTIVE, PHASE_SUCCEEDED, EventKind, PhaseStatus, Reason, RunStatus
 
-_FAILURE_KINDS = {EventKind.PHASE_FAILED, EventKind.STALLED}
-_WARNING_KINDS = {EventKind.PHASE_WARNED, EventKind.RETRYING}
+_FAILURE_KINDS = {EventKind.PHASE_FAILED, EventKind.STALLED, EventKind.SOURCE_GAP}
+_WARNING_KINDS = {EventKind.PHASE_WARNED, EventKind.RETRYING, EventKind.REPAIR_STARTED}
 _SUCCESS_KINDS = {EventKind.PHASE_PASSED}
 _STOP = object()
 
@@ -80,6 +80,8 @@ def format_message(event: Event) -> Message:
 def _level(event: Event) -> str:
     finished = event.kind == EventKind.RUN_FINISHED
     status = str(event.data.get("status", ""))
+    if event.kind == EventKind.REPAIR_FINISHED:  # a round that repaired is good news; any other ending is not
+        return "success" if status in ("passed", "warned") else "warning"
     if event.kind in _FAILURE_KINDS or event.runbook or (finished and status == RunStatus.FAILED):
         return "failure"
     if event.kind in _WARNING_KINDS or (finished and status == RunStatus.WARNED):

@@ -291,36 +291,39 @@ class Orchestrator:
         except Exception:  # the state is what failed: the message then names no phase
             return []
 
+    def _blocking(self, name: str) -> PhaseStatus | None:
+        """The status of `name` when it keeps its dependents from starting (read now: a repair round may have
+        re-run and failed a phase the loop had already passed)."""
+        rec = self.st.phase(name)
+        if rec.status in (PhaseStatus.FAILED, PhaseStatus.STOPPED) or \
+                (rec.status == PhaseStatus.SKIPPED and rec.reason in BLOCKING_SKIPS):
+            return rec.status
+        return None
+
     def _drive(self) -> RunResult:
         self._signals()
-        blocked: dict[str, PhaseStatus] = {}
         stop_rest: str | None = None  # set once a phase warned and has on_warn: stop
         for phase in self.config.phases:
             rec = self.st.phase(phase.name)
             if rec.terminal:
-                if rec.status in (PhaseStatus.FAILED, PhaseStatus.STOPPED) or rec.reason in BLOCKING_SKIPS:
-                    blocked[phase.name] = rec.status
                 if rec.status == PhaseStatus.WARNED and phase.on_warn == "stop":  # decided before a restart: holds
                     stop_rest = phase.name
                 continue
             if stop_rest:
                 why, reason = f"not started: {stop_rest} warned and has on_warn: stop", Reason.ON_WARN_STOP
             else:
-                dep = next((d for d in phase.depends_on if d in blocked), None)
-                why, reason = (f"not started: {dep} {blocked[dep]}", Reason.NOT_STARTED) if dep else (None, None)
+                dep, dep_status = next(((d, s) for d in phase.depends_on if (s := self._blocking(d))), (None, None))
+                why, reason = (f"not started: {dep} {dep_status}", Reason.NOT_STARTED) if dep else (None, None)
             if why and not self.options.only and rec.status != PhaseStatus.REPAIRING:
                 self.st.update_phase(phase.name, status=PhaseStatus.SKIPPED, message=why, reason=reason)
                 self.event(EventKind.PHASE_SKIPPED, f"phase {phase.name} skipped: {why}", phase=phase.name,
                            reason=reason)
-                blocked[phase.name] = PhaseStatus.SKIPPED
                 continue
             status = self._runner(phase.name).drive()
             while status == PhaseStatus.REPAIRING:  # its gate failed on dates: repair rounds (repair.py)
                 status = self._repairer().advance(phase.name)
             if status is None or self.st.stop_requested():  # interrupted (signal) or `backfill stop`
                 return self._finish_interrupted()
-            if status in (PhaseStatus.FAILED, PhaseStatus.STOPPED):
-                blocked[phase.name] = status
             if status == PhaseStatus.WARNED and phase.on_warn == "stop":
                 stop_rest = phase.name
         return self._finish()

@@ -189,7 +189,7 @@ class Repairer:
                 rnd = self.st.update_repair(rnd.id, steps=steps)  # the intent first: resume knows what it launched
                 runner.start_repair(_dates(step.dates), rerun, f"repair round {rnd.round} of {rnd.phase}")
             status = runner.drive()
-            if status is None:
+            if status is None or self.st.stop_requested():  # the run pauses; `backfill resume` continues the round
                 return False
             if step.phase == rnd.phase:
                 if status == PhaseStatus.REPAIRING:  # gated: _judge decides
@@ -289,7 +289,9 @@ class Repairer:
 
 
 def open_round(st: RunState, phase: str, decision: GateDecision) -> RepairRecord:
-    """The first round of a new repair session of `phase` (its gate just failed on `decision.failing_dates`)."""
+    """The first round of a new repair session of `phase` (its gate just failed on `decision.failing_dates`). A
+    round left open by a crash before the phase was marked `repairing` is closed first: this one replaces it."""
+    close_open_rounds(st, phase, "replaced: the gate ran again before the round started")
     sessions = [r.session for r in st.repairs(phase)]
     return st.add_repair(phase, max(sessions, default=0) + 1, 1, _iso(decision.failing_dates), list(decision.blocking))
 
@@ -304,8 +306,9 @@ def record_gate(st: RunState, rnd: RepairRecord, phase: str, decision: GateDecis
 def step_started(st: RunState, phase: str) -> RepairRecord | None:
     """The open round of `phase` whose own re-run step has started (its gate result then belongs to that round)."""
     rnd = st.open_repair(phase)
-    if rnd is not None and rnd.status == "running" and any(s.phase == phase and s.status == "started"
-                                                           for s in rnd.steps):
+    # `gated` too: a crash between recording the gate and marking the phase `repairing` gates it again
+    if rnd is not None and rnd.status in ("running", "gated") and \
+            any(s.phase == phase and s.status in ("started", "done") for s in rnd.steps):
         return rnd
     return None
 

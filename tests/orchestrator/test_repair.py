@@ -169,3 +169,17 @@ def test_restart_to_bounds_the_phase_and_dependents_follow_their_history(h: Harn
     bad = h.cli("restart", "up", "--from", "2024-10-26", "--to", "2024-10-25")
     assert bad.code == 2 and "--to 2024-10-25 is before --from 2024-10-26" in bad.err
     assert START == "2024-10-22"
+
+
+def test_repair_events_reach_a_webhook(h: Harness, http_receiver) -> None:
+    port = http_receiver.server_address[1]
+    cfg = _pipeline(h, ["--null-first-run", ",".join(BAD), "--marker", str(h.root / "up.marker")], [])
+    data = json.loads(cfg.read_text())
+    data["notifications"] = [{"url": f"json://127.0.0.1:{port}/hook",
+                              "events": ["repair_started", "repair_finished", "source_gap"]}]
+    cfg.write_text(json.dumps(data))
+    assert h.cli("run", str(cfg)).code == 0
+    got = [(p["type"], p["title"].split(" (run")[0], p["message"]) for _, p in http_receiver.received]
+    assert [(t, title) for t, title, _ in got] == [("warning", "[backfill] repair started up"),
+                                                   ("success", "[backfill] repair finished up")], got
+    assert "re-running up on 2 dates" in got[0][2] and "failing dates 2 -> 0" in got[1][2]

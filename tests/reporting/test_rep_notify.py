@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import email
-import http.server
 import json
 import logging
 import socket
@@ -36,30 +35,6 @@ def _wait_for(cond, deadline: float = 10.0) -> bool:
             return True
         time.sleep(0.01)  # polling a condition with a deadline
     return cond()
-
-
-class _Receiver(http.server.BaseHTTPRequestHandler):
-    received: list[tuple[str, dict]]
-
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.received.append((self.path, json.loads(body)))  # type: ignore[attr-defined]
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def http_receiver() -> Iterator[http.server.ThreadingHTTPServer]:
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    srv.received = []  # type: ignore[attr-defined]
-    t = threading.Thread(target=srv.serve_forever, daemon=True)
-    t.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
 
 
 class _Mailbox:

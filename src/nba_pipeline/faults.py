@@ -22,6 +22,21 @@ def parse_range(text: str | None, option: str) -> tuple[dt.date, dt.date] | None
     return d1, d2
 
 
+def add_fault_flag(parser: argparse.ArgumentParser, option: str, what: str) -> None:
+    """A job's documented fault flag `OPTION D1..D2` (empty: no fault), passed on to retries by `fault_argv`."""
+    parser.add_argument(option, metavar="D1..D2", default="", type=range_arg(option),
+                        help=f"FAULT INJECTION (demo/tests): {what}; empty = no fault")
+
+
+def fault_argv(args: argparse.Namespace, option: str) -> list[str]:
+    value = getattr(args, option.lstrip("-").replace("-", "_"), "")
+    return [option, value] if value else []
+
+
+def fault_range(args: argparse.Namespace, option: str) -> tuple[dt.date, dt.date] | None:
+    return parse_range(getattr(args, option.lstrip("-").replace("-", "_"), ""), option)
+
+
 def range_arg(option: str) -> Callable[[str], str]:
     """An argparse `type=` for a fault flag: a bad range is argparse's one-line usage error (exit 2)."""
     def check(text: str) -> str:

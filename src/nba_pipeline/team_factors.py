@@ -24,7 +24,7 @@ import sys
 from typing import Any
 
 from . import late_raw
-from .faults import parse_range, range_arg
+from .faults import add_fault_flag, fault_argv, fault_range
 from .jobkit import JobContext, main
 from .sqljob import SqlDateProcessor
 from .tables import TEAM_FACTORS, TEAM_OFFENSE
@@ -86,18 +86,14 @@ class TeamFactors(SqlDateProcessor):
         self.gap = gap
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--null-opponent-defense", metavar="D1..D2", default="", type=range_arg("--null-opponent-defense"),
-                            help="FAULT INJECTION (demo/tests): write opponent_def_rating_last_15 as NULL on these "
-                                 "dates; empty = no fault")
+        add_fault_flag(parser, "--null-opponent-defense", "write opponent_def_rating_last_15 as NULL on these dates")
 
     def extra_argv(self, args: argparse.Namespace) -> list[str]:
-        gap = getattr(args, "null_opponent_defense", "")
-        return ["--null-opponent-defense", gap] if gap else []
+        return fault_argv(args, "--null-opponent-defense")
 
     def _gap(self, ctx: JobContext | None) -> tuple[dt.date, dt.date]:
         if self.gap is None and ctx is not None:
-            flag = getattr(ctx.args, "null_opponent_defense", "")
-            self.gap = parse_range(flag, "--null-opponent-defense") or _NO_GAP
+            self.gap = fault_range(ctx.args, "--null-opponent-defense") or _NO_GAP
         return self.gap or _NO_GAP
 
     def prepare(self, ctx: JobContext, dates: Any) -> None:

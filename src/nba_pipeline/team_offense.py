@@ -21,7 +21,7 @@ from . import late_raw
 from .jobkit import JobContext, main
 from .sqljob import SqlDateProcessor
 from .tables import SCHEDULE, TEAM_BOX, TEAM_OFFENSE, deduped
-from .faults import parse_range, range_arg
+from .faults import add_fault_flag, fault_argv, fault_range
 
 def _poss(alias: str) -> str:
     return f"({alias}.fg_attempts - {alias}.offensive_rebounds + {alias}.turnovers + 0.44 * {alias}.ft_attempts)"
@@ -60,16 +60,14 @@ class TeamOffense(SqlDateProcessor):
     source_table = TEAM_BOX
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--late-raw", metavar="D1..D2", default="", type=range_arg("--late-raw"),
-                            help="FAULT INJECTION (demo/tests): the raw team box scores of these dates land only "
-                                 "after this job's first run (nba_pipeline/late_raw.py); empty = no fault")
+        add_fault_flag(parser, "--late-raw", "the raw team box scores of these dates land only after this job's "
+                       "first run (nba_pipeline/late_raw.py)")
 
     def extra_argv(self, args: argparse.Namespace) -> list[str]:
-        late = getattr(args, "late_raw", "")
-        return ["--late-raw", late] if late else []
+        return fault_argv(args, "--late-raw")
 
     def prepare(self, ctx: JobContext, dates: Any) -> None:
-        late = parse_range(getattr(ctx.args, "late_raw", ""), "--late-raw")
+        late = fault_range(ctx.args, "--late-raw")
         if late is not None and ctx.wh is not None and not ctx.dry_run:
             late_raw.stage(ctx.wh, *late)
         super().prepare(ctx, dates)

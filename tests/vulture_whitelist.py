@@ -48,3 +48,6 @@ _.DESCRIPTIONS
 # validation/results.py CheckResult.failing_dates: the failing dates as data, in `validate --json` and the stored gate
 # results; tests/validation/test_checks.py reads it (the input of issue 12's repair rounds)
 _.failing_dates
+# warehouse/bigquery.py create_table: attributes of the client's Table resource, sent to BigQuery on create
+_.time_partitioning
+_.clustering_fields

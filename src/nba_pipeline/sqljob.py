@@ -87,7 +87,8 @@ class SqlDateProcessor(Processor):
             else:
                 # per batch: look up the batch's own dates, not every date of the run (O(n^2) over a backfill)
                 existing = sum(ctx.state["existing"].get(d, 0) for d in date_range(write[0], write[-1]))
-                inserted = wh.execute(self.statements(params)) - existing
+                with ctx.writer(self.table):
+                    inserted = wh.execute(self.statements(params)) - existing
                 if inserted != sum(expected.values()):  # the source changed since prepare(): count for real
                     expected = {d: 0 for d in write} | self._counts(wh, self.table, write[0], write[-1])
             for d in write:

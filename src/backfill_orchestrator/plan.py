@@ -67,6 +67,7 @@ class Plan:
     warehouse: str
     phases: list[PhasePlan]
     generated_at: str
+    warehouse_note: str | None = None  # why the warehouse was not looked at, said once for every phase
 
     @property
     def to_do(self) -> int:
@@ -79,6 +80,8 @@ class Plan:
 
     def text(self) -> str:
         lines = [f"plan for {self.pipeline} ({self.config}) on {self.warehouse}:"]
+        if self.warehouse_note:
+            lines.append(f"  {redact_text(self.warehouse_note)}")
         for p in self.phases:
             span = f"{p.first}..{p.last}" if p.first else "no dates"
             lines.append(f"  {p.name}: {p.requested:,} dates requested ({span})")
@@ -189,6 +192,18 @@ def _open_wh(config: PipelineConfig) -> Warehouse | None:
             return None  # never create a database file just to plan
         # read-only: planning must not take DuckDB's write lock from a job that is running
         return DuckDBWarehouse(w.path, datasets=w.datasets, read_only=True, dataset_prefix=w.dataset_prefix)
+    if w.kind == "bigquery":
+        from dataclasses import replace
+
+        from .warehouse.bigquery import BigQueryWarehouse
+        from .warehouse.bqerrors import RetryPolicy
+
+        # a plan is advice, asked for at a terminal: a failing endpoint gets 3 attempts, not a job's budget
+        policy = RetryPolicy.from_env()
+        return BigQueryWarehouse(project=w.project, location=w.location, endpoint=w.endpoint, datasets=w.datasets,
+                                 dataset_prefix=w.dataset_prefix,
+                                 retry=replace(policy, attempts=min(policy.attempts, 3),
+                                               timeout=min(policy.timeout, 30.0)))
     return open_warehouse(w)
 
 
@@ -213,7 +228,8 @@ def make_plan(config: PipelineConfig, run_state: RunState | str | Path | None = 
                                            missing=True)
         except Exception as e:  # a plan is advice: show what is known and say why the rest is not
             wh, wh_state = None, _WarehouseState(redact_text(f"warehouse unreachable ({type(e).__name__}: {e}); "
-                                                             f"{runbook_ref(Reason.WAREHOUSE_UNREACHABLE)}"))
+                                                             f"{runbook_ref(Reason.WAREHOUSE_UNREACHABLE)}"),
+                                                 once=True)
     phases = []
     try:
         for phase in config.phases:
@@ -222,14 +238,18 @@ def make_plan(config: PipelineConfig, run_state: RunState | str | Path | None = 
     finally:
         if own_wh and wh is not None:
             wh.close()
-    return Plan(str(config.path), config.pipeline, config.warehouse_label(), phases, iso_utc())
+    return Plan(str(config.path), config.pipeline, config.warehouse_label(), phases, iso_utc(),
+                wh_state.note if wh_state.once else None)
 
 
-@dataclass(frozen=True)
+@dataclass
 class _WarehouseState:
     """Why the warehouse was not looked at (note), and whether that is because it does not exist yet."""
     note: str | None = None
     missing: bool = False  # a DuckDB file not created yet: it holds no date (rather than: unknown)
+    # unreachable or failing: said once for the whole plan, and not asked again for every phase (each ask
+    # would spend the warehouse's whole retry budget)
+    once: bool = False
 
 
 def _load_suites(config: PipelineConfig) -> dict[str, Suite]:
@@ -252,6 +272,8 @@ def _plan_phase(config: PipelineConfig, phase: Phase, calendar: Calendar | None,
     held: set[dt.date] | None = None
     if table_col is None:
         notes.append("no post gate with a known suite: what the warehouse holds is not looked at")
+    elif wh_state.once:
+        pass
     elif wh_state.note and wh is None:
         notes.append(wh_state.note)
         held = set() if wh_state.missing else None
@@ -262,7 +284,9 @@ def _plan_phase(config: PipelineConfig, phase: Phase, calendar: Calendar | None,
             held = set()
             notes.append(f"table {table_col[0]} does not exist yet")
         except BackfillError as e:
-            notes.append(f"warehouse query failed: {e}; {runbook_ref(Reason.WAREHOUSE_UNREACHABLE)}")
+            wh_state.note = redact_text(f"warehouse unreachable (a query failed: {e}); "
+                                        f"{runbook_ref(Reason.WAREHOUSE_UNREACHABLE)}")
+            wh_state.once = True
     rate, rate_from = rates.get(phase.name, (None, None))
     missing = sorted(done - held) if held is not None else []
     return PhasePlan(

@@ -157,8 +157,23 @@ def call_with_retries(fn: Callable[[], T], policy: RetryPolicy, counter: RetryCo
             sleep(wait)
 
 
+_HTTP_PREFIX = re.compile(r"^(GET|POST|PUT|PATCH|DELETE) \S+: ")  # the client's "POST <url>: " before the message
+_HOST = re.compile(r"host='([^']+)', port=(\d+)")
+
+
 def _one_line(text: str) -> str:
-    return " ".join((text or "").split("\n")[0].split())
+    return _HTTP_PREFIX.sub("", " ".join((text or "").split("\n")[0].split()))
+
+
+def _connection_text(e: BaseException) -> str:
+    """requests' nested reprs, reduced to where and what: `127.0.0.1:9050: connection refused`."""
+    m = _HOST.search(str(e))
+    where = f"{m.group(1)}:{m.group(2)}: " if m else ""
+    if _refused(e):
+        return where + "connection refused"
+    inner = re.search(r"(RemoteDisconnected|ConnectionResetError|ConnectionAbortedError|ReadTimeout|"
+                      r"ConnectTimeout|IncompleteRead)\(['\"]?([^'\")]*)", str(e))
+    return where + (f"{inner.group(1)}: {inner.group(2)}".rstrip(": ") if inner else _one_line(str(e)))
 
 
 def map_error(e: BaseException, sql: str | None = None, job_id: str | None = None,
@@ -178,6 +193,6 @@ def map_error(e: BaseException, sql: str | None = None, job_id: str | None = Non
                                     if e.code else "") if x)
         return WarehouseError(f"{head}{job}{tries}: {msg}{where}")
     if isinstance(e, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError)):
-        what = "connection dropped" if retry_reason(e) else "cannot reach BigQuery"
-        return WarehouseError(f"{what}{job}{tries}: {type(e).__name__}: {_one_line(str(e))}{where}")
+        what = "BigQuery connection dropped" if retry_reason(e) else "cannot reach BigQuery"
+        return WarehouseError(f"{what}{job}{tries}: {_connection_text(e)}{where}")
     return None

@@ -7,13 +7,14 @@ range is the "floor" the benchmark compares against (`write_range`).
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from typing import Any, Sequence
 
 from backfill_orchestrator.dates import date_range
 from backfill_orchestrator.warehouse import Warehouse
 
 from .jobkit import DateResult, JobContext, Processor
-from .tables import DERIVED, KEYS, SCHEDULE, column_names
+from .tables import KEYS, SCHEDULE, column_names, create_derived
 
 _GAMES_SQL = (f"SELECT game_date, COUNT(*) AS n FROM {SCHEDULE} WHERE game_date BETWEEN @lo AND @hi "
               "GROUP BY game_date")
@@ -39,7 +40,9 @@ class SqlDateProcessor(Processor):
         wh = ctx.wh
         assert wh is not None
         if not ctx.dry_run:
-            wh.create_table(self.table, DERIVED[self.table])
+            warning = create_derived(wh, self.table)
+            if warning:
+                print(f"warning: {warning}", file=sys.stderr)
         ctx.state["games"] = set()
         ctx.state["existing"] = {}
         ctx.state["expected"] = {}
@@ -97,7 +100,7 @@ class SqlDateProcessor(Processor):
 
     def write_range(self, wh: Warehouse, start: dt.date, end: dt.date, ctx: JobContext | None = None) -> int:
         """The whole range in one DELETE + one INSERT ... SELECT (one transaction). Returns rows inserted."""
-        wh.create_table(self.table, DERIVED[self.table])
+        create_derived(wh, self.table)
         before = wh.query(f"SELECT COUNT(*) AS n FROM {self.table} WHERE game_date BETWEEN @start AND @end",
                           {"start": start, "end": end})[0]["n"]
         return wh.execute(self.statements(self.params(ctx, start, end))) - int(before)

@@ -17,6 +17,7 @@ import uuid
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
+from urllib.parse import urlsplit
 
 from google.cloud import bigquery
 
@@ -101,11 +102,13 @@ class BigQueryWarehouse:
 
         if endpoint is not None and not endpoint.startswith(("http://", "https://")):
             raise UsageError(f"bigquery endpoint {endpoint!r} must start with http:// or https://")
-        # Anonymous credentials only for an emulator; real BigQuery uses Application Default Credentials.
+        # Anonymous credentials only for an emulator; real BigQuery (also when named by its own endpoint, as
+        # config/pipeline.bigquery.yaml does by default) uses Application Default Credentials.
+        emulator = endpoint is not None and not (urlsplit(endpoint).hostname or "").endswith(".googleapis.com")
         try:
             self._client = bigquery.Client(
                 project=project, location=location,
-                credentials=AnonymousCredentials() if endpoint else None,
+                credentials=AnonymousCredentials() if emulator else None,
                 client_options={"api_endpoint": endpoint} if endpoint else None)
         except DefaultCredentialsError as e:
             raise WarehouseError(f"no Google credentials for BigQuery ({str(e).splitlines()[0]}); run "

@@ -25,6 +25,7 @@ from .config import Phase, PipelineConfig
 from .dates import CHECKPOINT_READ_ERRORS, CHECKPOINT_STATUSES, format_ranges, read_checkpoint_file
 from .errors import BackfillError, TableNotFound
 from .events import runbook_ref
+from .plan_cost import PhaseCost, describe, format_bytes, format_price, phase_cost, price_per_tib
 from .redact import redact_text
 from .runmodel import Reason
 from .state import RunState, list_runs, open_state
@@ -58,6 +59,7 @@ class PhasePlan:
     failed_ranges: str = ""
     missing_ranges: str = ""
     notes: list[str] = field(default_factory=list)
+    cost: PhaseCost | None = None  # BigQuery, `backfill plan` only: dry-run bytes of the job and of each gate
 
 
 @dataclass
@@ -68,6 +70,7 @@ class Plan:
     phases: list[PhasePlan]
     generated_at: str
     warehouse_note: str | None = None  # why the warehouse was not looked at, said once for every phase
+    price_per_tib: float | None = None  # set when the plan carries costs
 
     @property
     def to_do(self) -> int:
@@ -105,9 +108,18 @@ class Plan:
                 eta = "ETA unknown (no earlier run measured this phase)"
             lines.append(f"      {eta}")
             lines.extend(f"      note: {redact_text(n)}" for n in p.notes)
+            if p.cost is not None and self.price_per_tib is not None:
+                lines.append(f"      cost (BigQuery dry runs; on demand at ${self.price_per_tib:g}/TiB):")
+                lines.extend(f"          {redact_text(describe(e, self.price_per_tib))}" for e in p.cost.estimates)
         total = self.eta_seconds
         lines.append(f"total to do: {self.to_do:,} phase-dates; ETA "
                      + (hm_duration(total) if total is not None else "unknown"))
+        if self.price_per_tib is not None:
+            costs = [p.cost for p in self.phases if p.cost is not None]
+            known = sum(c.known_bytes for c in costs)
+            unknown = sum(1 for c in costs for e in c.estimates if e.bytes is None)
+            lines.append(f"total cost: {format_bytes(known)} ≈ {format_price(known, self.price_per_tib)}"
+                         + (f" (and {unknown} estimates unknown)" if unknown else ""))
         return "\n".join(lines)
 
 
@@ -208,10 +220,12 @@ def _open_wh(config: PipelineConfig) -> Warehouse | None:
 
 
 def make_plan(config: PipelineConfig, run_state: RunState | str | Path | None = None, *, wh: Warehouse | None = None,
-              run_dir: Path | None = None) -> Plan:
+              run_dir: Path | None = None, cost: bool = False, price: float | None = None) -> Plan:
     """The plan of `config`. `run_state`: the run whose rates give the ETA (default: the newest runs of this
     pipeline). `wh`: an open warehouse to use (default: open the config's). `run_dir`: for checkpoint paths
-    that name {run_dir} (default: the latest run's directory)."""
+    that name {run_dir} (default: the latest run's directory). `cost`: on BigQuery, also dry-run each phase's
+    job and gates (plan_cost.py) and price them at `price` per TiB (default: the list price)."""
+    per_tib = price_per_tib(price) if cost and config.warehouse.kind == "bigquery" else None
     calendar = config.calendar()
     suites = _load_suites(config)
     rates = _rate_history(config, run_state)
@@ -233,13 +247,23 @@ def make_plan(config: PipelineConfig, run_state: RunState | str | Path | None = 
     phases = []
     try:
         for phase in config.phases:
-            phases.append(_plan_phase(config, phase, calendar, suites, rates, wh, wh_state,
-                                      checkpoint_path(config, phase, run_dir)))
+            cp_path = checkpoint_path(config, phase, run_dir)
+            phases.append(_plan_phase(config, phase, calendar, suites, rates, wh, wh_state, cp_path))
+            if per_tib is not None and not wh_state.once:
+                requested = phase.dates.resolve(calendar)
+                phases[-1].cost = phase_cost(config, phase, _to_do(requested, cp_path), requested, suites, calendar,
+                                             wh)
     finally:
         if own_wh and wh is not None:
             wh.close()
     return Plan(str(config.path), config.pipeline, config.warehouse_label(), phases, iso_utc(),
-                wh_state.note if wh_state.once else None)
+                wh_state.note if wh_state.once else None, per_tib)
+
+
+def _to_do(requested: list[dt.date], cp_path: Path) -> list[dt.date]:
+    cp, _ = read_checkpoint(cp_path)
+    finished = cp["done"] | cp["skipped"]
+    return [d for d in requested if d not in finished]
 
 
 @dataclass

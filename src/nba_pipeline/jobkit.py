@@ -51,6 +51,12 @@ class JobContext:
     state: dict[str, Any] = field(default_factory=dict)  # what prepare() computed for process()
     _writers: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
     _writers_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # --dry-run: the bytes the warehouse's dry runs reported (None once one of them could not say)
+    estimate_bytes: int | None = 0
+
+    def add_estimate(self, n: int | None) -> None:
+        with self._writers_lock:
+            self.estimate_bytes = None if n is None or self.estimate_bytes is None else self.estimate_bytes + n
 
     @contextmanager
     def writer(self, table: str) -> Iterator[None]:
@@ -398,6 +404,9 @@ def _run(processor: Processor, args: argparse.Namespace, wh: Warehouse | None, c
             out.emit(f"FAILED {format_ranges(failed, limit=len(failed))}")
             out.emit(f"RETRY {_retry_command(processor, args, cp.path, sorted(failed))}")
         c = out.counts
+        if args.dry_run:  # what the writes would scan, by the warehouse's own dry runs (docs/bigquery.md)
+            est = ctx.estimate_bytes
+            out.emit(f"ESTIMATE bytes={'unknown' if est is None else est}")
         status = "interrupted" if interrupted else "failed" if failed else "ok"
         out.emit(f"COMPLETE status={status} days={len(dates)} ok={c['ok']} failed={c['failed']} "
                  f"skipped={c['skipped']} records={out.records} seconds={time.perf_counter() - t0:.1f}{out.retried()}")

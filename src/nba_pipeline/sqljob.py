@@ -86,7 +86,7 @@ class SqlDateProcessor(Processor):
             params = self.params(ctx, write[0], write[-1])
             expected = {d: ctx.state["expected"].get(d, 0) for d in write}
             if ctx.dry_run:  # validate the SQL against the warehouse; write nothing
-                wh.dry_run(self.select_sql, params)
+                ctx.add_estimate(wh.dry_run(self.select_sql, params).bytes_estimate)
             else:
                 # per batch: look up the batch's own dates, not every date of the run (O(n^2) over a backfill)
                 existing = sum(ctx.state["existing"].get(d, 0) for d in date_range(write[0], write[-1]))

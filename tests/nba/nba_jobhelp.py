@@ -24,6 +24,7 @@ LINE = {
                            r"rate=\d+\.\d\d/min eta=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ|unknown)"
                            r"( retries=\d+ conflicts=\d+)?$"),
     "FAILED": re.compile(r"^\[jobkit\] FAILED .+$"),
+    "ESTIMATE": re.compile(r"^\[jobkit\] ESTIMATE bytes=(\d+|unknown)$"),
     "RETRY": re.compile(r"^\[jobkit\] RETRY .+$"),
     "COMPLETE": re.compile(r"^\[jobkit\] COMPLETE status=(ok|failed|interrupted) days=\d+ ok=\d+ failed=\d+ "
                            r"skipped=\d+ records=\d+ seconds=\d+\.\d( retries=\d+ conflicts=\d+)?$"),

@@ -3,6 +3,7 @@
     with BQProxy(upstream="http://127.0.0.1:9050") as proxy:       # proxy.url is the endpoint to give the client
         proxy.fail(dml_insert, status=429, reason="rateLimitExceeded", times=2)   # BigQuery's error JSON
         proxy.fail(dml_insert, drop=True)                                       # connection closed, no answer
+        proxy.fail(select_insert, truncate=True)                                # answer cut off mid-body
         proxy.fail(dml_insert, job_error="Transaction is aborted due to concurrent update against table x")
         proxy.dry_run_bytes = lambda query: 3 * 2**40                           # realistic dry-run estimates
         ... run jobs against proxy.url ...
@@ -93,6 +94,7 @@ class Fault:
     reason: str = "backendError"
     message: str = ""
     drop: bool = False
+    truncate: bool = False  # forward, then cut the answer off halfway through its body
     job_error: str | None = None
     hits: int = 0
 
@@ -147,9 +149,9 @@ class BQProxy:
         self._server.server_close()
 
     def fail(self, match: Callable[[Request], bool], *, times: int = 1, status: int = 500,
-             reason: str = "backendError", message: str = "", drop: bool = False,
+             reason: str = "backendError", message: str = "", drop: bool = False, truncate: bool = False,
              job_error: str | None = None) -> Fault:
-        f = Fault(match, times, status, reason, message or f"Injected {reason}", drop, job_error)
+        f = Fault(match, times, status, reason, message or f"Injected {reason}", drop, truncate, job_error)
         with self._lock:
             self._faults.append(f)
         return f
@@ -169,7 +171,7 @@ class BQProxy:
             for f in self._faults:
                 if f.hits < f.times and f.match(req):
                     f.hits += 1
-                    self.injected.append((f.reason if not f.drop else "drop", req.job_id))
+                    self.injected.append(("drop" if f.drop else "truncate" if f.truncate else f.reason, req.job_id))
                     return f
         return None
 
@@ -184,6 +186,15 @@ class BQProxy:
             return
         if fault is not None and fault.job_error is not None and req.is_insert:
             self._send(h, 200, self._failed_job(req, fault))
+            return
+        if fault is not None and fault.truncate:
+            status, _, data = self._forward(req, h)
+            h.send_response(status)
+            h.send_header("Content-Type", "application/json; charset=UTF-8")
+            h.send_header("Content-Length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data[: len(data) // 2])
+            h.close_connection = True
             return
         if fault is not None:
             body = {"error": {"code": fault.status, "message": fault.message,

@@ -26,18 +26,20 @@ from nba_jobhelp import check_format, run_job
 CONCURRENT = "Transaction is aborted due to concurrent update against table test-project.ds.t"
 
 
-@pytest.mark.parametrize("status, reason, message, drop", [
-    (429, "rateLimitExceeded", "Exceeded rate limits: too many api requests per user per method", False),
-    (403, "rateLimitExceeded", "Exceeded rate limits: too many table update operations for this table", False),
-    (500, "backendError", "An internal error occurred and the request could not be completed.", False),
-    (503, "backendError", "The service is currently unavailable.", False),
-    (400, "invalidQuery", CONCURRENT, False),
-    (0, "drop", "", True),
-], ids=["429", "403-rate", "500", "503", "400-concurrent", "dropped"])
+@pytest.mark.parametrize("status, reason, message, cut", [
+    (429, "rateLimitExceeded", "Exceeded rate limits: too many api requests per user per method", ""),
+    (403, "rateLimitExceeded", "Exceeded rate limits: too many table update operations for this table", ""),
+    (500, "backendError", "An internal error occurred and the request could not be completed.", ""),
+    (503, "backendError", "The service is currently unavailable.", ""),
+    (400, "invalidQuery", CONCURRENT, ""),
+    (0, "drop", "", "drop"),
+    (0, "truncate", "", "truncate"),
+], ids=["429", "403-rate", "500", "503", "400-concurrent", "dropped", "cut-mid-answer"])
 def test_transient_errors_are_retried_and_the_query_succeeds(proxy: BQProxy, via_proxy: BigQueryWarehouse,
                                                              status: int, reason: str, message: str,
-                                                             drop: bool) -> None:
-    proxy.fail(select_insert, times=2, status=status, reason=reason, message=message, drop=drop)
+                                                             cut: str) -> None:
+    proxy.fail(select_insert, times=2, status=status, reason=reason, message=message, drop=cut == "drop",
+               truncate=cut == "truncate")
     assert via_proxy.query("SELECT 1 AS x") == [{"x": 1}]
     assert len(proxy.injected) == 2
     counts = via_proxy.retries.snapshot()

@@ -34,6 +34,9 @@ TRANSIENT_REASONS = frozenset({"rateLimitExceeded", "backendError", "internalErr
                                "jobBackendError", "jobInternalError", "badGateway"})
 CONCURRENT_UPDATE = "concurrentUpdate"  # our name for the abort; BigQuery reports it as a 400 (invalidQuery)
 CONNECTION_DROPPED = "connectionDropped"
+# a connection that failed or was cut mid-answer (ChunkedEncodingError: the body stopped short)
+_CONNECTION_ERRORS = (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                      requests.exceptions.ChunkedEncodingError, ConnectionError)
 _CONCURRENT = re.compile(r"aborted due to concurrent update|could not serialize access to table .* concurrent update",
                          re.IGNORECASE)
 # Real BigQuery says "Unrecognized name: x"; the emulator passes DuckDB's binder message through.
@@ -111,7 +114,7 @@ def retry_reason(e: BaseException) -> str | None:
         if isinstance(e, TRANSIENT_STATUS):
             return reasons[0] if reasons else f"http{e.code}"
         return None
-    if isinstance(e, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError)):
+    if isinstance(e, _CONNECTION_ERRORS):
         return None if _refused(e) else CONNECTION_DROPPED
     return None
 
@@ -192,7 +195,7 @@ def map_error(e: BaseException, sql: str | None = None, job_id: str | None = Non
         head = " ".join(x for x in (f"BigQuery {reason}" if reason else "BigQuery", f"(HTTP {e.code})"
                                     if e.code else "") if x)
         return WarehouseError(f"{head}{job}{tries}: {msg}{where}")
-    if isinstance(e, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, ConnectionError)):
+    if isinstance(e, _CONNECTION_ERRORS):
         what = "BigQuery connection dropped" if retry_reason(e) else "cannot reach BigQuery"
         return WarehouseError(f"{what}{job}{tries}: {_connection_text(e)}{where}")
     return None

@@ -49,3 +49,6 @@ _.DESCRIPTIONS
 # results; tests/validation/test_checks.py reads it (the input of issue 12's repair rounds)
 _.failing_dates
 _.after_ranges  # RepairView: read by the HTML report's template and status --json (docs/status-json.md)
+# warehouse/bigquery.py create_table: attributes of the client's Table resource, sent to BigQuery on create
+_.time_partitioning
+_.clustering_fields

@@ -25,6 +25,7 @@ from .config import Phase, PipelineConfig
 from .dates import CHECKPOINT_READ_ERRORS, CHECKPOINT_STATUSES, format_ranges, read_checkpoint_file
 from .errors import BackfillError, TableNotFound
 from .events import runbook_ref
+from .plan_cost import PhaseCost, describe, format_bytes, format_price, phase_cost, price_per_tib
 from .redact import redact_text
 from .runmodel import Reason
 from .state import RunState, list_runs, open_state
@@ -58,6 +59,7 @@ class PhasePlan:
     failed_ranges: str = ""
     missing_ranges: str = ""
     notes: list[str] = field(default_factory=list)
+    cost: PhaseCost | None = None  # BigQuery, `backfill plan` only: dry-run bytes of the job and of each gate
 
 
 @dataclass
@@ -67,6 +69,8 @@ class Plan:
     warehouse: str
     phases: list[PhasePlan]
     generated_at: str
+    warehouse_note: str | None = None  # why the warehouse was not looked at, said once for every phase
+    price_per_tib: float | None = None  # set when the plan carries costs
 
     @property
     def to_do(self) -> int:
@@ -79,6 +83,8 @@ class Plan:
 
     def text(self) -> str:
         lines = [f"plan for {self.pipeline} ({self.config}) on {self.warehouse}:"]
+        if self.warehouse_note:
+            lines.append(f"  {redact_text(self.warehouse_note)}")
         for p in self.phases:
             span = f"{p.first}..{p.last}" if p.first else "no dates"
             lines.append(f"  {p.name}: {p.requested:,} dates requested ({span})")
@@ -102,9 +108,18 @@ class Plan:
                 eta = "ETA unknown (no earlier run measured this phase)"
             lines.append(f"      {eta}")
             lines.extend(f"      note: {redact_text(n)}" for n in p.notes)
+            if p.cost is not None and self.price_per_tib is not None:
+                lines.append(f"      cost (BigQuery dry runs; on demand at ${self.price_per_tib:g}/TiB):")
+                lines.extend(f"          {redact_text(describe(e, self.price_per_tib))}" for e in p.cost.estimates)
         total = self.eta_seconds
         lines.append(f"total to do: {self.to_do:,} phase-dates; ETA "
                      + (hm_duration(total) if total is not None else "unknown"))
+        if self.price_per_tib is not None:
+            costs = [p.cost for p in self.phases if p.cost is not None]
+            known = sum(c.known_bytes for c in costs)
+            unknown = sum(1 for c in costs for e in c.estimates if e.bytes is None)
+            lines.append(f"total cost: {format_bytes(known)} ≈ {format_price(known, self.price_per_tib)}"
+                         + (f" (and {unknown} estimates unknown)" if unknown else ""))
         return "\n".join(lines)
 
 
@@ -189,14 +204,28 @@ def _open_wh(config: PipelineConfig) -> Warehouse | None:
             return None  # never create a database file just to plan
         # read-only: planning must not take DuckDB's write lock from a job that is running
         return DuckDBWarehouse(w.path, datasets=w.datasets, read_only=True, dataset_prefix=w.dataset_prefix)
+    if w.kind == "bigquery":
+        from dataclasses import replace
+
+        from .warehouse.bigquery import BigQueryWarehouse
+        from .warehouse.bqerrors import RetryPolicy
+
+        # a plan is advice, asked for at a terminal: a failing endpoint gets 3 attempts, not a job's budget
+        policy = RetryPolicy.from_env()
+        return BigQueryWarehouse(project=w.project, location=w.location, endpoint=w.endpoint, datasets=w.datasets,
+                                 dataset_prefix=w.dataset_prefix,
+                                 retry=replace(policy, attempts=min(policy.attempts, 3),
+                                               timeout=min(policy.timeout, 30.0)))
     return open_warehouse(w)
 
 
 def make_plan(config: PipelineConfig, run_state: RunState | str | Path | None = None, *, wh: Warehouse | None = None,
-              run_dir: Path | None = None) -> Plan:
+              run_dir: Path | None = None, cost: bool = False, price: float | None = None) -> Plan:
     """The plan of `config`. `run_state`: the run whose rates give the ETA (default: the newest runs of this
     pipeline). `wh`: an open warehouse to use (default: open the config's). `run_dir`: for checkpoint paths
-    that name {run_dir} (default: the latest run's directory)."""
+    that name {run_dir} (default: the latest run's directory). `cost`: on BigQuery, also dry-run each phase's
+    job and gates (plan_cost.py) and price them at `price` per TiB (default: the list price)."""
+    per_tib = price_per_tib(price) if cost and config.warehouse.kind == "bigquery" else None
     calendar = config.calendar()
     suites = _load_suites(config)
     rates = _rate_history(config, run_state)
@@ -213,23 +242,38 @@ def make_plan(config: PipelineConfig, run_state: RunState | str | Path | None = 
                                            missing=True)
         except Exception as e:  # a plan is advice: show what is known and say why the rest is not
             wh, wh_state = None, _WarehouseState(redact_text(f"warehouse unreachable ({type(e).__name__}: {e}); "
-                                                             f"{runbook_ref(Reason.WAREHOUSE_UNREACHABLE)}"))
+                                                             f"{runbook_ref(Reason.WAREHOUSE_UNREACHABLE)}"),
+                                                 once=True)
     phases = []
     try:
         for phase in config.phases:
-            phases.append(_plan_phase(config, phase, calendar, suites, rates, wh, wh_state,
-                                      checkpoint_path(config, phase, run_dir)))
+            cp_path = checkpoint_path(config, phase, run_dir)
+            phases.append(_plan_phase(config, phase, calendar, suites, rates, wh, wh_state, cp_path))
+            if per_tib is not None and not wh_state.once:
+                requested = phase.dates.resolve(calendar)
+                phases[-1].cost = phase_cost(config, phase, _to_do(requested, cp_path), requested, suites, calendar,
+                                             wh)
     finally:
         if own_wh and wh is not None:
             wh.close()
-    return Plan(str(config.path), config.pipeline, config.warehouse_label(), phases, iso_utc())
+    return Plan(str(config.path), config.pipeline, config.warehouse_label(), phases, iso_utc(),
+                wh_state.note if wh_state.once else None, per_tib)
 
 
-@dataclass(frozen=True)
+def _to_do(requested: list[dt.date], cp_path: Path) -> list[dt.date]:
+    cp, _ = read_checkpoint(cp_path)
+    finished = cp["done"] | cp["skipped"]
+    return [d for d in requested if d not in finished]
+
+
+@dataclass
 class _WarehouseState:
     """Why the warehouse was not looked at (note), and whether that is because it does not exist yet."""
     note: str | None = None
     missing: bool = False  # a DuckDB file not created yet: it holds no date (rather than: unknown)
+    # unreachable or failing: said once for the whole plan, and not asked again for every phase (each ask
+    # would spend the warehouse's whole retry budget)
+    once: bool = False
 
 
 def _load_suites(config: PipelineConfig) -> dict[str, Suite]:
@@ -252,6 +296,8 @@ def _plan_phase(config: PipelineConfig, phase: Phase, calendar: Calendar | None,
     held: set[dt.date] | None = None
     if table_col is None:
         notes.append("no post gate with a known suite: what the warehouse holds is not looked at")
+    elif wh_state.once:
+        pass
     elif wh_state.note and wh is None:
         notes.append(wh_state.note)
         held = set() if wh_state.missing else None
@@ -262,7 +308,9 @@ def _plan_phase(config: PipelineConfig, phase: Phase, calendar: Calendar | None,
             held = set()
             notes.append(f"table {table_col[0]} does not exist yet")
         except BackfillError as e:
-            notes.append(f"warehouse query failed: {e}; {runbook_ref(Reason.WAREHOUSE_UNREACHABLE)}")
+            wh_state.note = redact_text(f"warehouse unreachable (a query failed: {e}); "
+                                        f"{runbook_ref(Reason.WAREHOUSE_UNREACHABLE)}")
+            wh_state.once = True
     rate, rate_from = rates.get(phase.name, (None, None))
     missing = sorted(done - held) if held is not None else []
     return PhasePlan(

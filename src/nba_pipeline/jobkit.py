@@ -17,9 +17,10 @@ import sys
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from backfill_orchestrator.dates import date_range, format_ranges, parse_date, read_date_file, write_date_file
 from backfill_orchestrator.errors import EXIT_FAILED, EXIT_OK, BackfillError, UsageError
@@ -48,6 +49,27 @@ class JobContext:
     dry_run: bool
     args: argparse.Namespace
     state: dict[str, Any] = field(default_factory=dict)  # what prepare() computed for process()
+    _writers: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
+    _writers_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # --dry-run: the bytes the warehouse's dry runs reported (None once one of them could not say)
+    estimate_bytes: int | None = 0
+
+    def add_estimate(self, n: int | None) -> None:
+        with self._writers_lock:
+            self.estimate_bytes = None if n is None or self.estimate_bytes is None else self.estimate_bytes + n
+
+    @contextmanager
+    def writer(self, table: str) -> Iterator[None]:
+        """Hold `table`'s writer lock: on BigQuery, a transaction that mutates a table is aborted when another
+        one mutates it at the same time, so this job's workers write one table one at a time (their reads and
+        the other tables' writes still overlap). DuckDB runs disjoint per-date writes concurrently: no lock."""
+        if self.wh is None or self.wh.dialect != "bigquery":
+            yield
+            return
+        with self._writers_lock:
+            lock = self._writers.setdefault(table, threading.Lock())
+        with lock:
+            yield
 
 
 class Processor(abc.ABC):
@@ -269,8 +291,9 @@ def default_checkpoint(job: str, warehouse: str) -> Path:
 class _Printer:
     """Formats and prints the progress lines; keeps the counters PROGRESS needs."""
 
-    def __init__(self, job: str, total: int, every: int) -> None:
+    def __init__(self, job: str, total: int, every: int, wh: Warehouse | None = None) -> None:
         self.job, self.total, self.every = job, total, every
+        self.wh = wh
         self.t0 = time.monotonic()
         self.counts = {"ok": 0, "failed": 0, "skipped": 0}
         self.records = 0
@@ -303,7 +326,15 @@ class _Printer:
             eta = "unknown"
         c = self.counts
         self.emit(f"PROGRESS {self.done}/{self.total} days ok={c['ok']} failed={c['failed']} "
-                  f"skipped={c['skipped']} records={self.records} rate={rate:.2f}/min eta={eta}")
+                  f"skipped={c['skipped']} records={self.records} rate={rate:.2f}/min eta={eta}{self.retried()}")
+
+    def retried(self) -> str:
+        """` retries=N conflicts=M` once the warehouse absorbed transient errors (conflicts: concurrent-update
+        aborts, i.e. another writer on our table), else nothing: the line stays as it always was."""
+        counter = getattr(self.wh, "retries", None)
+        counts = counter.snapshot() if counter is not None else {}
+        total = sum(counts.values())
+        return f" retries={total} conflicts={counts.get('concurrentUpdate', 0)}" if total else ""
 
 
 def _retry_command(processor: Processor, args: argparse.Namespace, checkpoint: Path, failed: list[dt.date]) -> str:
@@ -360,7 +391,7 @@ def main(processor: Processor, argv: Sequence[str] | None = None) -> int:
 def _run(processor: Processor, args: argparse.Namespace, wh: Warehouse | None, cp: Checkpoint,
          dates: list[dt.date]) -> int:
     ctx = JobContext(wh, args.dry_run, args)
-    out = _Printer(processor.name, len(dates), args.progress_every)
+    out = _Printer(processor.name, len(dates), args.progress_every, wh)
     stop = threading.Event()
     failed: list[dt.date] = []
     t0 = time.perf_counter()
@@ -373,9 +404,12 @@ def _run(processor: Processor, args: argparse.Namespace, wh: Warehouse | None, c
             out.emit(f"FAILED {format_ranges(failed, limit=len(failed))}")
             out.emit(f"RETRY {_retry_command(processor, args, cp.path, sorted(failed))}")
         c = out.counts
+        if args.dry_run:  # what the writes would scan, by the warehouse's own dry runs (docs/bigquery.md)
+            est = ctx.estimate_bytes
+            out.emit(f"ESTIMATE bytes={'unknown' if est is None else est}")
         status = "interrupted" if interrupted else "failed" if failed else "ok"
         out.emit(f"COMPLETE status={status} days={len(dates)} ok={c['ok']} failed={c['failed']} "
-                 f"skipped={c['skipped']} records={out.records} seconds={time.perf_counter() - t0:.1f}")
+                 f"skipped={c['skipped']} records={out.records} seconds={time.perf_counter() - t0:.1f}{out.retried()}")
         return EXIT_FAILED if interrupted or failed else EXIT_OK
 
     def on_signal(signum: int, _frame: Any) -> None:
@@ -405,6 +439,12 @@ def _run(processor: Processor, args: argparse.Namespace, wh: Warehouse | None, c
         while unprinted:
             out.date(*unprinted.pop(0))
 
+    labels = getattr(wh, "labels", None)
+    if isinstance(labels, dict) and dates:  # BigQuery: every job of this run is attributable (docs/bigquery.md)
+        from backfill_orchestrator.warehouse.bigquery import job_labels
+
+        labels.update(job_labels({"job": processor.name, "phase": labels.get("phase") or processor.name,
+                                  "first_date": min(dates).isoformat(), "last_date": max(dates).isoformat()}))
     old = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         out.emit(f"START job={processor.name} dates={len(dates)} workers={args.workers} pid={os.getpid()}")

@@ -7,13 +7,14 @@ range is the "floor" the benchmark compares against (`write_range`).
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from typing import Any, Sequence
 
 from backfill_orchestrator.dates import date_range
 from backfill_orchestrator.warehouse import Warehouse
 
 from .jobkit import DateResult, JobContext, Processor
-from .tables import DERIVED, KEYS, SCHEDULE, column_names
+from .tables import KEYS, SCHEDULE, column_names, create_derived
 
 _GAMES_SQL = (f"SELECT game_date, COUNT(*) AS n FROM {SCHEDULE} WHERE game_date BETWEEN @lo AND @hi "
               "GROUP BY game_date")
@@ -39,7 +40,9 @@ class SqlDateProcessor(Processor):
         wh = ctx.wh
         assert wh is not None
         if not ctx.dry_run:
-            wh.create_table(self.table, DERIVED[self.table])
+            warning = create_derived(wh, self.table)
+            if warning:
+                print(f"warning: {warning}", file=sys.stderr)
         ctx.state["games"] = set()
         ctx.state["existing"] = {}
         ctx.state["expected"] = {}
@@ -83,11 +86,12 @@ class SqlDateProcessor(Processor):
             params = self.params(ctx, write[0], write[-1])
             expected = {d: ctx.state["expected"].get(d, 0) for d in write}
             if ctx.dry_run:  # validate the SQL against the warehouse; write nothing
-                wh.dry_run(self.select_sql, params)
+                ctx.add_estimate(wh.dry_run(self.select_sql, params).bytes_estimate)
             else:
                 # per batch: look up the batch's own dates, not every date of the run (O(n^2) over a backfill)
                 existing = sum(ctx.state["existing"].get(d, 0) for d in date_range(write[0], write[-1]))
-                inserted = wh.execute(self.statements(params)) - existing
+                with ctx.writer(self.table):
+                    inserted = wh.execute(self.statements(params)) - existing
                 if inserted != sum(expected.values()):  # the source changed since prepare(): count for real
                     expected = {d: 0 for d in write} | self._counts(wh, self.table, write[0], write[-1])
             for d in write:
@@ -96,7 +100,7 @@ class SqlDateProcessor(Processor):
 
     def write_range(self, wh: Warehouse, start: dt.date, end: dt.date, ctx: JobContext | None = None) -> int:
         """The whole range in one DELETE + one INSERT ... SELECT (one transaction). Returns rows inserted."""
-        wh.create_table(self.table, DERIVED[self.table])
+        create_derived(wh, self.table)
         before = wh.query(f"SELECT COUNT(*) AS n FROM {self.table} WHERE game_date BETWEEN @start AND @end",
                           {"start": start, "end": end})[0]["n"]
         return wh.execute(self.statements(self.params(ctx, start, end))) - int(before)

@@ -1,7 +1,7 @@
 """Schemas of the NBA tables: the contract between sample_data, the three processors and the validation suites."""
 from __future__ import annotations
 
-from backfill_orchestrator.warehouse import Column
+from backfill_orchestrator.warehouse import Column, Warehouse
 
 
 def _cols(spec: str) -> tuple[Column, ...]:
@@ -157,6 +157,33 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
         "processed_at": "when the row was written",
     },
 }
+
+
+# How BigQuery stores the derived tables: DAY partitions on the date column, so that a per-date DELETE or SELECT
+# (every one of them filters on game_date) reads only its own partitions; clustered by the natural key, the
+# columns the joins and the uniqueness checks use. DuckDB has neither and ignores this.
+PARTITION_COLUMN = "game_date"
+CLUSTERING: dict[str, tuple[str, ...]] = {
+    TEAM_OFFENSE: ("team_id", "game_id"), PLAYER_GAME: ("player_id", "game_id"), COMPOSITE: ("player_id",),
+    TEAM_FACTORS: ("team_id", "game_id"),
+}
+
+
+def create_derived(wh: Warehouse, table: str) -> str | None:
+    """Create a derived table if missing, partitioned and clustered on BigQuery. Returns a warning when the
+    table already exists on BigQuery without that layout (BigQuery cannot add partitioning to a table in place)."""
+    if wh.dialect != "bigquery":
+        wh.create_table(table, DERIVED[table])
+        return None
+    wh.create_table(table, DERIVED[table], partition_by=PARTITION_COLUMN,  # type: ignore[call-arg]
+                    cluster_by=CLUSTERING[table])
+    t = wh.get_table(table)  # type: ignore[attr-defined]
+    part = t.time_partitioning.field if t.time_partitioning else None
+    if part != PARTITION_COLUMN or tuple(t.clustering_fields or ()) != CLUSTERING[table]:
+        return (f"{table} exists without DAY partitioning on {PARTITION_COLUMN} and clustering by "
+                f"{', '.join(CLUSTERING[table])}: every per-date statement scans the whole table; recreate it "
+                "(docs/bigquery.md#partitioned-and-clustered-tables)")
+    return None
 
 
 def column_names(table: str) -> list[str]:

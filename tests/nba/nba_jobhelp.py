@@ -21,11 +21,13 @@ LINE = {
     "DATE": re.compile(r'^\[jobkit\] DATE \d{4}-\d\d-\d\d (ok|skipped|failed) records=\d+ seconds=\d+\.\d\d'
                        r'( reason="[^"]*"| error="[^"]*")?$'),
     "PROGRESS": re.compile(r"^\[jobkit\] PROGRESS \d+/\d+ days ok=\d+ failed=\d+ skipped=\d+ records=\d+ "
-                           r"rate=\d+\.\d\d/min eta=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ|unknown)$"),
+                           r"rate=\d+\.\d\d/min eta=(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ|unknown)"
+                           r"( retries=\d+ conflicts=\d+)?$"),
     "FAILED": re.compile(r"^\[jobkit\] FAILED .+$"),
+    "ESTIMATE": re.compile(r"^\[jobkit\] ESTIMATE bytes=(\d+|unknown)$"),
     "RETRY": re.compile(r"^\[jobkit\] RETRY .+$"),
     "COMPLETE": re.compile(r"^\[jobkit\] COMPLETE status=(ok|failed|interrupted) days=\d+ ok=\d+ failed=\d+ "
-                           r"skipped=\d+ records=\d+ seconds=\d+\.\d$"),
+                           r"skipped=\d+ records=\d+ seconds=\d+\.\d( retries=\d+ conflicts=\d+)?$"),
 }
 
 

@@ -1,7 +1,8 @@
 """BigQuery through google-cloud-bigquery: the production warehouse (and the emulator in tests).
 
 SQL arrives in BigQuery standard SQL already, so translation only maps/prefixes dataset names. Values go
-in as typed query parameters. Transient API errors (429/500/503) are retried with exponential backoff.
+in as typed query parameters. Transient errors are retried by ONE bounded policy (bqerrors.py: which errors,
+how long, the one line an exhausted retry becomes); every job carries labels for cost attribution.
 """
 from __future__ import annotations
 
@@ -9,40 +10,46 @@ import datetime as dt
 import io
 import json
 import logging
+import os
 import re
 import time
-from contextlib import contextmanager
+import uuid
 from dataclasses import replace
 from decimal import Decimal
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
+from urllib.parse import urlsplit
 
-import requests
-
-from google.api_core import exceptions as gexc
-from google.api_core.retry import Retry, if_exception_type
 from google.cloud import bigquery
 
-from ..errors import ColumnNotFound, TableNotFound, UsageError, WarehouseError
+from ..errors import TableNotFound, UsageError, WarehouseError
 from .base import Column, DryRun, PerThread, QueryStats, Statement, check_table
+from .bqerrors import RetryCounter, RetryPolicy, call_with_retries, make_retry
 from .sql import digest, real_dataset, translate
 
 log = logging.getLogger(__name__)
 
-TRANSIENT = (gexc.TooManyRequests, gexc.InternalServerError, gexc.ServiceUnavailable)
+T = TypeVar("T")
 _PARAM = re.compile(r"@(\w+)")
-# Real BigQuery says "Unrecognized name: x"; the emulator passes DuckDB's binder message through.
-_NO_COLUMN = re.compile(r"Unrecognized name|Name \S+ not found inside|Column \S+ is not present in table|"
-                        r"Referenced column .* not found|does not have a column with name", re.IGNORECASE)
-# A load job into a missing table: real BigQuery answers 404; the emulator 400 with DuckDB's catalog error.
-_NO_TABLE = re.compile(r"Table with name .* does not exist|Not found: (Table|Dataset)", re.IGNORECASE)
+_LABEL_BAD = re.compile(r"[^a-z0-9_-]")
+__all__ = ["BigQueryWarehouse", "make_retry", "query_parameter", "job_labels"]
 
 
-def make_retry(initial: float = 1.0, maximum: float = 32.0, timeout: float = 300.0) -> Retry:
-    """Exponential backoff (x2, from `initial` up to `maximum` seconds) on 429/500/503, for `timeout` seconds."""
-    return Retry(predicate=if_exception_type(*TRANSIENT), initial=initial, maximum=maximum, multiplier=2.0,
-                 timeout=timeout)
+def job_labels(values: Mapping[str, Any]) -> dict[str, str]:
+    """BigQuery labels from free text: keys and values lower-case [a-z0-9_-], at most 63 characters; empty
+    values dropped. They make a job attributable in INFORMATION_SCHEMA.JOBS (docs/bigquery.md)."""
+    out: dict[str, str] = {}
+    for k, v in values.items():
+        if v is None or str(v) == "":
+            continue
+        key = _LABEL_BAD.sub("_", str(k).lower())[:63]
+        out[key] = _LABEL_BAD.sub("_", str(v).lower())[:63]
+    return out
 
 
+def _env_labels() -> dict[str, str]:
+    # the orchestrator names the run and the phase in every phase's environment
+    return job_labels({"pipeline": os.environ.get("BACKFILL_PIPELINE"), "run_id": os.environ.get("BACKFILL_RUN_ID"),
+                       "phase": os.environ.get("BACKFILL_PHASE")})
 def query_parameter(name: str, value: Any) -> bigquery.ScalarQueryParameter | bigquery.ArrayQueryParameter:
     """A typed BigQuery parameter for a Python value (order matters: bool is an int, datetime is a date)."""
     if isinstance(value, (list, tuple)):
@@ -83,44 +90,25 @@ def _json_value(v: Any) -> Any:
     return v
 
 
-def _map_error(e: gexc.GoogleAPICallError, sql: str | None = None) -> WarehouseError:
-    msg = " ".join((e.message or str(e)).split("\n")[0].split())
-    where = f" [query {digest(sql)}]" if sql else ""
-    if isinstance(e, gexc.NotFound) or _NO_TABLE.search(e.message or ""):
-        return TableNotFound(msg + where)
-    if isinstance(e, gexc.BadRequest) and _NO_COLUMN.search(e.message or ""):
-        return ColumnNotFound(msg + where)
-    return WarehouseError(f"{e.code} {msg}{where}" if e.code else msg + where)
-
-
-@contextmanager
-def _errors(sql: str | None = None) -> Iterator[None]:
-    """API errors → the library's error types (one line each); a connection failure is a WarehouseError too."""
-    try:
-        yield
-    except gexc.GoogleAPICallError as e:
-        raise _map_error(e, sql) from None
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as e:
-        raise WarehouseError(f"cannot reach BigQuery: {type(e).__name__}: {str(e).splitlines()[0]}") from None
-
-
 class BigQueryWarehouse:
     dialect = "bigquery"
     last_stats = PerThread()  # QueryStats of the statement this thread ran last
 
     def __init__(self, project: str | None = None, location: str | None = None, endpoint: str | None = None,
                  datasets: Mapping[str, str] | None = None, dataset_prefix: str = "",
-                 retry: Retry | None = None) -> None:
+                 retry: RetryPolicy | None = None) -> None:
         from google.auth.credentials import AnonymousCredentials
         from google.auth.exceptions import DefaultCredentialsError
 
         if endpoint is not None and not endpoint.startswith(("http://", "https://")):
             raise UsageError(f"bigquery endpoint {endpoint!r} must start with http:// or https://")
-        # Anonymous credentials only for an emulator; real BigQuery uses Application Default Credentials.
+        # Anonymous credentials only for an emulator; real BigQuery (also when named by its own endpoint, as
+        # config/pipeline.bigquery.yaml does by default) uses Application Default Credentials.
+        emulator = endpoint is not None and not (urlsplit(endpoint).hostname or "").endswith(".googleapis.com")
         try:
             self._client = bigquery.Client(
                 project=project, location=location,
-                credentials=AnonymousCredentials() if endpoint else None,
+                credentials=AnonymousCredentials() if emulator else None,
                 client_options={"api_endpoint": endpoint} if endpoint else None)
         except DefaultCredentialsError as e:
             raise WarehouseError(f"no Google credentials for BigQuery ({str(e).splitlines()[0]}); run "
@@ -132,7 +120,9 @@ class BigQueryWarehouse:
         self.location = location
         self._datasets = tuple(sorted((datasets or {}).items()))
         self._prefix = dataset_prefix
-        self._retry = retry or make_retry()
+        self._retry = retry or RetryPolicy.from_env()
+        self.retries = RetryCounter()  # transient errors absorbed, per reason (jobs print them)
+        self.labels: dict[str, str] = _env_labels()  # on every job; a job adds its own (job_labels)
 
     # -- naming -----------------------------------------------------------------------------------------
 
@@ -145,25 +135,31 @@ class BigQueryWarehouse:
         project = parts[0] if len(parts) == 3 else self.project
         return f"{project}.{real_dataset(parts[-2], self._datasets, self._prefix)}.{parts[-1]}"
 
+    def _call(self, fn: Callable[[], T], sql: str | None = None, job_id: Callable[[], str | None] = lambda: None) -> T:
+        """One API call or job under the retry policy. The client's own retries are off (retry=None) on every
+        call so that one policy, with one budget and one count, decides."""
+        return call_with_retries(fn, self._retry, self.retries, sql=sql, job_id=job_id)
+
     # -- queries ----------------------------------------------------------------------------------------
 
     def _config(self, text: str, params: Mapping[str, Any] | None, **kw: Any) -> bigquery.QueryJobConfig:
         used = set(_PARAM.findall(text))
         return bigquery.QueryJobConfig(
-            query_parameters=[query_parameter(k, v) for k, v in (params or {}).items() if k in used], **kw)
+            query_parameters=[query_parameter(k, v) for k, v in (params or {}).items() if k in used],
+            labels=dict(self.labels), **kw)
 
     def _run(self, sql: str, text: str, config: bigquery.QueryJobConfig) -> tuple[bigquery.QueryJob, list[dict]]:
         t0 = time.perf_counter()
+        current: list[str] = []
 
         def attempt() -> tuple[bigquery.QueryJob, list[dict]]:
-            # `retry` covers each API call; a job that itself failed transiently is re-run whole (a new job; a
-            # failed script has rolled its transaction back). job_retry=None because the client's own job
-            # retry also retries connection errors for 10 minutes, which turns a wrong endpoint into a hang.
-            job = self._client.query(text, job_config=config, retry=self._retry, job_retry=None)
-            return job, [dict(r.items()) for r in job.result(retry=self._retry, job_retry=None)]
+            # A new job id per attempt, chosen here so that an error can name the job even when jobs.insert
+            # itself failed. A job that failed transiently is re-run whole: a failed script rolled back.
+            current[:] = [f"backfill_{uuid.uuid4().hex}"]
+            job = self._client.query(text, job_config=config, job_id=current[0], retry=None, job_retry=None)
+            return job, [dict(r.items()) for r in job.result(retry=None, job_retry=None)]
 
-        with _errors(sql):
-            job, rows = self._retry(attempt)()
+        job, rows = self._call(attempt, sql, lambda: current[0] if current else None)
         self.last_stats = QueryStats(digest(sql), time.perf_counter() - t0, len(rows), job.job_id,
                                      job.total_bytes_processed)
         log.info("bigquery job %s query %s %.3fs rows=%d bytes=%s", job.job_id, self.last_stats.digest,
@@ -204,18 +200,16 @@ class BigQueryWarehouse:
         if job.statement_type != "SCRIPT":
             return int(job.num_dml_affected_rows or 0)
         # Real BigQuery reports a script's DML counts on its child jobs (one per statement).
-        with _errors():
-            children = list(self._client.list_jobs(parent_job=job.job_id, retry=self._retry))
+        children = self._call(lambda: list(self._client.list_jobs(parent_job=job.job_id, retry=None)),
+                              job_id=lambda: job.job_id)
         if children:
             return sum(int(getattr(c, "num_dml_affected_rows", None) or 0) for c in children)
         return int(job.num_dml_affected_rows or 0)
 
     def dry_run(self, sql: str, params: Mapping[str, Any] | None = None) -> DryRun:
         text = self._sql(sql)
-        with _errors(sql):
-            job = self._client.query(text, job_config=self._config(text, params, dry_run=True,
-                                                                  use_query_cache=False),
-                                     retry=self._retry, job_retry=None)
+        config = self._config(text, params, dry_run=True, use_query_cache=False)
+        job = self._call(lambda: self._client.query(text, job_config=config, retry=None, job_retry=None), sql)
         return DryRun(sql=text, bytes_estimate=job.total_bytes_processed)
 
     # -- tables -----------------------------------------------------------------------------------------
@@ -231,54 +225,72 @@ class BigQueryWarehouse:
         config = bigquery.LoadJobConfig(source_format=bigquery.SourceFormat.NEWLINE_DELIMITED_JSON,
                                         write_disposition=bigquery.WriteDisposition.WRITE_APPEND,
                                         create_disposition=bigquery.CreateDisposition.CREATE_NEVER,
-                                        schema=[bigquery.SchemaField(c.name, c.type) for c in columns])
+                                        schema=[bigquery.SchemaField(c.name, c.type) for c in columns],
+                                        labels=dict(self.labels))
+        data = ("\n".join(lines) + "\n").encode()
         t0 = time.perf_counter()
-        with _errors():
-            job = self._client.load_table_from_file(io.BytesIO(("\n".join(lines) + "\n").encode()),
-                                                    self._ref(table), job_config=config)
-            job.result(retry=self._retry)
+        current: list[str] = []
+
+        def attempt() -> bigquery.LoadJob:
+            current[:] = [f"backfill_{uuid.uuid4().hex}"]
+            job = self._client.load_table_from_file(io.BytesIO(data), self._ref(table), job_id=current[0],
+                                                    job_config=config)
+            job.result(retry=None)
+            return job
+
+        job = self._call(attempt, job_id=lambda: current[0] if current else None)
         log.info("bigquery job %s load %s rows=%d %.3fs", job.job_id, table, len(lines), time.perf_counter() - t0)
         return len(lines)
 
-    def create_table(self, table: str, columns: Sequence[Column], *, replace: bool = False) -> None:
+    def create_table(self, table: str, columns: Sequence[Column], *, replace: bool = False,
+                     partition_by: str | None = None, cluster_by: Sequence[str] = ()) -> None:
+        """`partition_by`: a DATE column, DAY partitions (a per-date DELETE or SELECT that filters on it reads
+        only its partitions); `cluster_by`: up to four columns the rows are sorted by inside a partition."""
         ref = self._ref(table)
         schema = [bigquery.SchemaField(c.name, c.type, mode="NULLABLE" if c.nullable else "REQUIRED")
                   for c in columns]
-        with _errors():
-            dataset = bigquery.Dataset(ref.rpartition(".")[0])
-            if self.location:  # an explicit null location is rejected by the emulator
-                dataset.location = self.location
-            self._client.create_dataset(dataset, exists_ok=True, retry=self._retry)
-            if replace:
-                self._client.delete_table(ref, not_found_ok=True, retry=self._retry)
-            self._client.create_table(bigquery.Table(ref, schema=schema), exists_ok=not replace, retry=self._retry)
+        t = bigquery.Table(ref, schema=schema)
+        if partition_by:
+            t.time_partitioning = bigquery.TimePartitioning(type_=bigquery.TimePartitioningType.DAY,
+                                                            field=partition_by)
+        if cluster_by:
+            t.clustering_fields = list(cluster_by)
+        dataset = bigquery.Dataset(ref.rpartition(".")[0])
+        if self.location:  # an explicit null location is rejected by the emulator
+            dataset.location = self.location
+        self._call(lambda: self._client.create_dataset(dataset, exists_ok=True, retry=None))
+        if replace:
+            self._call(lambda: self._client.delete_table(ref, not_found_ok=True, retry=None))
+        # exists_ok on a retry too: a create whose answer was lost may have happened
+        self._call(lambda: self._client.create_table(t, exists_ok=True, retry=None))
 
     def drop_table(self, table: str) -> None:
-        with _errors():
-            self._client.delete_table(self._ref(table), not_found_ok=True, retry=self._retry)
+        ref = self._ref(table)
+        self._call(lambda: self._client.delete_table(ref, not_found_ok=True, retry=None))
 
-    def _get_table(self, table: str) -> bigquery.Table:
-        with _errors():
-            return self._client.get_table(self._ref(table), retry=self._retry)
+    def get_table(self, table: str) -> bigquery.Table:
+        """The client's table resource (schema, time_partitioning, clustering_fields, num_bytes...)."""
+        ref = self._ref(table)
+        return self._call(lambda: self._client.get_table(ref, retry=None))
 
     def table_exists(self, table: str) -> bool:
         try:
-            self._get_table(table)
+            self.get_table(table)
         except TableNotFound:
             return False
         return True
 
     def columns(self, table: str) -> list[str]:
-        return [f.name for f in self._get_table(table).schema]
+        return [f.name for f in self.get_table(table).schema]
 
     def drop_datasets(self) -> None:
         """Drop every dataset under this warehouse's prefix (tests isolate themselves with a prefix)."""
         if not self._prefix:
             raise UsageError("drop_datasets() needs a dataset_prefix: it would drop every dataset")
-        for ds in self._client.list_datasets(retry=self._retry):
+        for ds in self._call(lambda: list(self._client.list_datasets(retry=None))):
             if ds.dataset_id.startswith(self._prefix):
-                self._client.delete_dataset(ds.reference, delete_contents=True, not_found_ok=True,
-                                            retry=self._retry)
+                self._call(lambda ds=ds: self._client.delete_dataset(ds.reference, delete_contents=True,
+                                                                     not_found_ok=True, retry=None))
 
     def close(self) -> None:
         self._client.close()

@@ -10,6 +10,8 @@
 #   scripts/demo.sh --inject-feature-gap  opponent-defense factors missing for ~20% of the training window (the
 #                                         users' real failure): the training readiness gate fails naming the
 #                                         feature and the dates, training never starts, exit 1
+#   scripts/demo.sh --bigquery            the same pipeline on BigQuery: the local emulator through the real client
+#                                         (config/pipeline.bigquery.yaml; scripts/demo-bigquery.sh), exit as above
 #   scripts/demo.sh --inject-race         raw team box scores of 2024-12-02..2024-12-15 land only after the team
 #                                         job ran (the users' race): the player_game_summary gate fails on those
 #                                         dates, a repair re-runs them upstream first (team, its dependents, then
@@ -26,10 +28,12 @@ case "${1:-}" in
   --inject-gap) faults=(--drop-team-box 2024-11-02..2025-01-15) ;;
   # read by the team_offense job (its documented fault flag --late-raw, via pipeline.yaml)
   --inject-race) export BACKFILL_INJECT_RACE=2024-12-02..2024-12-15 ;;
+  --bigquery) exec scripts/demo-bigquery.sh ;;
   # read by the team_defense_factors job (its documented fault flag --null-opponent-defense, via pipeline.yaml)
   --inject-feature-gap) export BACKFILL_INJECT_FEATURE_GAP=2024-11-05..2025-04-13 ;;
-  -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
-  *) echo "error: unknown argument '$1' (expected --inject-gap, --inject-feature-gap or --inject-race)" >&2; exit 2 ;;
+  -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+  *) echo "error: unknown argument '$1' (expected --inject-gap, --inject-feature-gap, --inject-race or --bigquery)" >&2
+     exit 2 ;;
 esac
 
 ensure_venv

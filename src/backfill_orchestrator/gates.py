@@ -34,8 +34,10 @@ def unreachable_message(e: Exception) -> str:
 
 def evaluate_gates(config: PipelineConfig, calendar: Calendar | None, suites: Mapping[str, Suite],
                    gates: tuple[Gate, ...], dates: list[dt.date], on_result: OnResult | None = None,
-                   on_start: Callable[[Gate], None] | None = None) -> GateDecision:
-    """Run `gates` over min(dates)..max(dates) and decide. No gates or no dates: a pass."""
+                   on_start: Callable[[Gate], None] | None = None,
+                   labels: Mapping[str, object] | None = None) -> GateDecision:
+    """Run `gates` over min(dates)..max(dates) and decide. No gates or no dates: a pass. `labels` go on every
+    BigQuery job the gates run (cost attribution in INFORMATION_SCHEMA.JOBS, docs/bigquery.md)."""
     if not gates or not dates:
         return GateDecision("pass", [], [])
     # heavy (DuckDB, the BigQuery client): imported by runs that have a gate to run, not by every command
@@ -51,6 +53,10 @@ def evaluate_gates(config: PipelineConfig, calendar: Calendar | None, suites: Ma
             if on_result is not None:
                 on_result(g, "error", {"error": msg})
         return merge([error_gate(g.suite, msg, g.severity) for g in gates])
+    if labels and getattr(wh, "dialect", "") == "bigquery":
+        from .warehouse.bigquery import job_labels  # already imported: this warehouse is BigQuery
+
+        wh.labels.update(job_labels({**labels, "first_date": start, "last_date": end}))  # type: ignore[attr-defined]
     decisions = []
     try:
         for g in gates:
@@ -104,7 +110,9 @@ class GateRunner:
                       phase=phase.name, gate=decide_gates([(g.severity, res)]).lines,
                       data={"kind": kind, "status": status})
 
-        decision = evaluate_gates(ctx.config, ctx.calendar, self.suites, gates, dates, result, started)
+        decision = evaluate_gates(ctx.config, ctx.calendar, self.suites, gates, dates, result, started,
+                                  {"pipeline": ctx.config.pipeline, "run_id": ctx.run_id, "phase": phase.name,
+                                   "job": f"gate_{kind}"})
         if unreachable:
             ctx.event(EventKind.GATE_RESULT, f"phase {phase.name}: {kind} gates could not run: {unreachable[0]}",
                       phase=phase.name, runbook=Reason.WAREHOUSE_UNREACHABLE, reason=Reason.WAREHOUSE_UNREACHABLE,

@@ -155,7 +155,8 @@ class PhaseRunner:
                              dates_file=str(dates_file), dates_count=len(dates), exit_code=None, exit_known=None,
                              ended_at=None, retry_at=None, message=None, reason=None,
                              **({"rerun": new_rerun} if new_rerun is not None else {}))
-        env = {**self.phase.env, "BACKFILL_RUN_ID": ctx.run_id, "BACKFILL_PHASE": self.name,
+        env = {**self.phase.env, "BACKFILL_PIPELINE": ctx.config.pipeline, "BACKFILL_RUN_ID": ctx.run_id,
+               "BACKFILL_PHASE": self.name,
                "BACKFILL_ATTEMPT": str(attempt)}
         try:
             self.handle = process.launch(argv, log, env=env)

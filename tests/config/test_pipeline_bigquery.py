@@ -40,11 +40,12 @@ def test_same_phases_and_gates_as_the_default_pipeline(monkeypatch: pytest.Monke
         monkeypatch.setenv(k, v)
     bq, duck = load_config(BQ_CONFIG), load_config(ROOT / "config" / "pipeline.yaml")
 
-    def shape(cfg):  # what must not drift apart: phases, order, dependencies, dates, gates
+    def shape(cfg):  # what must not drift apart: phases, order, dependencies, dates, gates, repair, history
         return [(p.name, tuple(p.depends_on), [g.suite for g in p.preflight], [g.suite for g in p.post],
-                 p.dates.resolve(cfg.calendar())) for p in cfg.phases]
+                 p.dates.resolve(cfg.calendar()), p.repair_rounds, p.history) for p in cfg.phases]
 
     assert shape(bq) == shape(duck)
+    assert [s.table for s in bq.sources] == [s.table for s in duck.sources]
 
 
 def test_a_missing_project_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -192,9 +192,6 @@ def test_late_raw_team_rows_are_repaired_upstream_first_with_the_defense_factors
     assert f"`{PLAYER}` round 1: **passed**" in repairs_section, repairs_section
 
 
-@pytest.mark.xfail(strict=True, reason="repair.Repairer._run_steps returns on the target's own step once it is "
-                   "gated and never marks it done: a passed round keeps its last step 'started' in the state, "
-                   "status --json and the HTML report")
 def test_a_passed_round_records_every_step_done(race_run: RaceRun) -> None:
     rnd = race_run.repairs[0]
     assert rnd.status == "passed"

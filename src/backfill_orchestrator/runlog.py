@@ -12,11 +12,12 @@ import logging
 import sys
 import threading
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import Callable, Iterable, TextIO
 
 from .clock import iso_utc
 from .progress_formats import Progress
 from .redact import redact_text
+from .render import ConsoleStream
 
 
 def stamp(now: dt.datetime | None = None) -> str:
@@ -32,16 +33,26 @@ class RunLog:
         self.secrets = [s for s in secrets if s]
         self._lock = threading.Lock()  # the notifier thread logs too
         self._f: TextIO = open(path, "a", encoding="utf-8")
+        if console is not None:
+            console.on_lost = self._console_lost
 
     def line(self, text: str, stamped: bool = False) -> None:
         """One line; `stamped` when the text already starts with its timestamp (progress lines)."""
+        out = self._write(text, stamped)
+        if self.console is not None:
+            self.console.line(out)
+
+    def _write(self, text: str, stamped: bool = False) -> str:
         out = redact_text(text if stamped else f"{stamp()} {text}", self.secrets)
         with self._lock:
             if not self._f.closed:
                 self._f.write(out + "\n")
                 self._f.flush()
-        if self.console is not None:
-            self.console.line(out)
+        return out
+
+    def _console_lost(self, why: str) -> None:
+        # this log only: called from inside a console write (maybe rich's refresh thread), which must not recurse
+        self._write(f"console lost ({why}): the terminal is gone; the run goes on and this log is its record")
 
     def logger(self, name: str) -> logging.Logger:
         """A logging.Logger writing into this log (what the notifier is given)."""
@@ -71,30 +82,43 @@ class _Handler(logging.Handler):
 
 
 class Console:
-    """Plain lines on a pipe/file; on a TTY, rich progress bars per phase with the lines printed above them."""
+    """Plain lines on a pipe/file; on a TTY, rich progress bars per phase with the lines printed above them.
+
+    The console is a convenience, never a reason to stop: every write goes through a ConsoleStream, so a terminal
+    that goes away mid-run (EIO, EPIPE, ...) drops the console, once, and the run goes on; `on_lost` (set by the
+    RunLog) puts the reason in orchestrator.log."""
 
     def __init__(self, tty: bool, stream: TextIO | None = None):
         self.tty = tty
-        self.stream = stream or sys.stdout
+        self.on_lost: Callable[[str], None] | None = None
+        self._stream = ConsoleStream(stream or sys.stdout, self._lost)
         self._progress = None
         self._tasks: dict[str, int] = {}
         if tty:
+            from rich.console import Console as RichConsole
             from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bars, TextColumn, TimeRemainingColumn
             self._progress = Bars(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TextColumn("{task.fields[info]}"), TimeRemainingColumn(), transient=False)
+                                  TextColumn("{task.fields[info]}"), TimeRemainingColumn(), transient=False,
+                                  console=RichConsole(file=self._stream, force_terminal=True))  # type: ignore[arg-type]
             self._progress.start()
 
+    @property
+    def lost(self) -> str | None:
+        """Why the console was dropped (None while it works)."""
+        return self._stream.lost
+
     def line(self, text: str) -> None:
-        if self._progress is not None:
+        if self._stream.lost is not None:
+            self.close()
+        elif self._progress is not None:
             self._progress.console.print(text, markup=False, highlight=False)
         else:
-            try:
-                self.stream.write(text + "\n")
-                self.stream.flush()
-            except (OSError, ValueError):  # stdout gone (closed terminal): orchestrator.log still has it
-                pass
+            self._stream.write(text + "\n")
+            self._stream.flush()
 
     def update(self, phase: str, p: Progress) -> None:
+        if self._stream.lost is not None:
+            self.close()
         if self._progress is None:
             return
         info = f"ok={p.ok} failed={p.failed} records={p.records:,}"
@@ -103,6 +127,11 @@ class Console:
         self._progress.update(self._tasks[phase], completed=p.done, total=p.total, info=info)
 
     def close(self) -> None:
+        # stops rich's refresh thread too (its writes, once the terminal is gone, would only be discarded)
         if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
+            progress, self._progress = self._progress, None
+            progress.stop()
+
+    def _lost(self, why: str) -> None:
+        if self.on_lost is not None:
+            self.on_lost(why)

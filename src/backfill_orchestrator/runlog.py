@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import sys
 import threading
 from pathlib import Path
@@ -25,14 +26,22 @@ def stamp(now: dt.datetime | None = None) -> str:
 
 
 class RunLog:
-    """Appends lines to orchestrator.log (flushed each time) and mirrors them to the console."""
+    """Appends lines to orchestrator.log and mirrors them to the console.
+
+    Each line is one write(2) on an O_APPEND descriptor: nothing is held in a buffer, and other writers (`tee -a`,
+    a person's echo) never interleave inside a line. The log is the run's record but not its state: a line that
+    cannot be written (disk full) never stops the run; the lines lost are counted and said in the first line that
+    gets through. A log renamed away (logrotate) or deleted mid-run is re-created at its path."""
 
     def __init__(self, path: Path, console: "Console | None" = None, secrets: Iterable[str] = ()):
         self.path = path
         self.console = console
         self.secrets = [s for s in secrets if s]
         self._lock = threading.Lock()  # the notifier thread logs too
-        self._f: TextIO = open(path, "a", encoding="utf-8")
+        self._fd: int | None = self._open()
+        self._lost = 0  # lines not written since the last one that was
+        self._lost_why = ""
+        self._torn = False  # a write stopped inside a line: the next one starts on a fresh line
         if console is not None:
             console.on_lost = self._console_lost
 
@@ -42,13 +51,44 @@ class RunLog:
         if self.console is not None:
             self.console.line(out)
 
+    def _open(self) -> int:
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
     def _write(self, text: str, stamped: bool = False) -> str:
         out = redact_text(text if stamped else f"{stamp()} {text}", self.secrets)
         with self._lock:
-            if not self._f.closed:
-                self._f.write(out + "\n")
-                self._f.flush()
+            if self._fd is None:  # closed
+                return out
+            data = out + "\n"
+            if self._lost:
+                data = f"{stamp()} warning: {self._lost} line(s) of this log were lost ({self._lost_why})\n" + data
+            if self._torn:
+                data = "\n" + data
+            try:
+                self._reopen_if_moved()
+                view = memoryview(data.encode("utf-8"))
+                while view:
+                    n = os.write(self._fd, view)
+                    self._torn = True
+                    view = view[n:]
+                self._torn = False
+                self._lost = 0
+            except OSError as e:
+                self._lost += 1
+                self._lost_why = f"{type(e).__name__}: {e.strerror or e}"
         return out
+
+    def _reopen_if_moved(self) -> None:
+        assert self._fd is not None
+        try:
+            here = os.stat(self.path)
+        except FileNotFoundError:
+            here = None
+        mine = os.fstat(self._fd)
+        if here is None or (here.st_dev, here.st_ino) != (mine.st_dev, mine.st_ino):
+            fd = self._open()
+            os.close(self._fd)
+            self._fd = fd
 
     def _console_lost(self, why: str) -> None:
         # this log only: called from inside a console write (maybe rich's refresh thread), which must not recurse
@@ -66,7 +106,9 @@ class RunLog:
 
     def close(self) -> None:
         with self._lock:
-            self._f.close()
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 class _Handler(logging.Handler):

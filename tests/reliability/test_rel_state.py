@@ -189,7 +189,7 @@ def test_orchestrator_log_deleted_or_rotated_mid_run_is_recreated(tmp_path: Path
     assert (tmp_path / "orchestrator.log.1").read_text().splitlines()[-1].endswith(" two")
 
 
-@pytest.mark.parametrize("cmd, what", [("report", "the report"), ("metrics", "the metrics")])
+@pytest.mark.parametrize("cmd, what", [("report", "the report"), ("metrics", "metrics")])
 def test_a_report_on_a_full_disk_is_one_line_and_leaves_no_half_file(h: Harness, small_fs: Path, cmd: str,
                                                                      what: str) -> None:
     cfg = h.config([{"name": "a", "command": job("jobkit_fake.py"), "post": "items"}])

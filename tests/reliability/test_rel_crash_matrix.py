@@ -151,7 +151,7 @@ def _kill_phase_jobs(root: Path, rng: random.Random, kills: int) -> list[tuple[s
                 attempt = text[start:]
                 if p.pid not in moments:
                     n = int(attempt.split("dates=", 1)[1].split()[0])
-                    moments[p.pid] = rng.randrange(0, n)
+                    moments[p.pid] = rng.randrange(0, n) if n else 0  # a retry with nothing left to do: n = 0
                 if "[jobkit] COMPLETE" in attempt:
                     continue  # ended before its moment
                 logged, n = attempt.count("[jobkit] DATE"), int(attempt.split("dates=", 1)[1].split()[0])

@@ -8,6 +8,9 @@
 A process is identified by (pid, create_time, cmdline): a PID alone is reused by the kernel, so every operation
 on a process we did not just start checks the create time first, and nothing is ever signalled when it differs.
 
+A launched phase is its process group: it has ended when its process has exited AND no live process is left in the
+group (a job that forks its worker and exits is still running; `stop` stops the worker with the group).
+
 Waiting: on Linux a pidfd (os.pidfd_open) becomes readable the moment the process exits - for children and
 non-children alike - so `wait` blocks in select() without polling and notices an exit at once. Where pidfd is
 missing it falls back to polling every 50 ms. Only our own children have a knowable exit code; for an adopted
@@ -215,9 +218,9 @@ def _pidfd(pid: int) -> int | None:
 
 def wait(handle: ProcessHandle, timeout: float | None) -> ExitInfo | None:
     """Block until the process ends (ExitInfo) or `timeout` seconds pass (None). Notices an exit at once."""
-    if handle.popen is not None and handle.popen.poll() is not None:
-        return _child_exit(handle.popen)
     deadline = None if timeout is None else time.monotonic() + timeout
+    if handle.popen is not None and handle.popen.poll() is not None:
+        return _child_exit(handle.popen) if _stragglers_gone(handle.pid, deadline) else None
     fd = _pidfd(handle.pid)
     try:
         # the pidfd refers to whatever process has the PID now: check it is still ours before trusting it
@@ -236,8 +239,31 @@ def wait(handle: ProcessHandle, timeout: float | None) -> ExitInfo | None:
             os.close(fd)
     if handle.popen is not None:
         handle.popen.wait()  # it has exited: this only reaps it
+        if not _stragglers_gone(handle.pid, deadline):
+            return None
         return _child_exit(handle.popen)
     return ExitInfo(False, None, None, time.time())
+
+
+def _stragglers_gone(pgid: int, deadline: float | None) -> bool:
+    """True once no live process is left in the group our child led (at once when there was none). A job that
+    forks its worker and exits has not finished: the worker still writes its dates, and judging (or retrying) the
+    phase now would let two processes work on the same dates. Members are polled: no descriptor tells their end."""
+    while _group_exists(pgid) and _has_live_member(pgid):
+        if deadline is not None and time.monotonic() >= deadline:
+            return False
+        time.sleep(_POLL * 4 if deadline is None else max(0.0, min(_POLL * 4, deadline - time.monotonic())))
+    return True
+
+
+def _group_exists(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # --- stopping ----------------------------------------------------------------------------------------------
@@ -286,14 +312,8 @@ def _group_alive(handle: ProcessHandle, pgid: int | None) -> bool:
         handle.popen.poll()  # reap our child, or it would count as a living (zombie) member of the group
     if pgid is None:
         return is_alive(handle)
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
     # members left may all be zombies waiting for their (dead) parent to be replaced by init: treat as gone
-    return _has_live_member(pgid)
+    return _group_exists(pgid) and _has_live_member(pgid)
 
 
 def _has_live_member(pgid: int) -> bool:

@@ -29,12 +29,14 @@ Schema v1 files (before reasons; with the dead columns log_offset/is_child) are 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sqlite3
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from .clock import iso_utc
 from .errors import EXIT_USAGE, BackfillError, UsageError
@@ -118,7 +120,8 @@ UPDATE meta SET value = '3' WHERE key = 'schema_version';
 """
 # sqlite3 errors that mean the file cannot be used as a run state (primary result codes): anything else - a
 # misspelled column, a constraint - is a bug in the caller and must surface as one
-_UNREADABLE_CODES = {10, 11, 14, 26}  # SQLITE_IOERR, SQLITE_CORRUPT, SQLITE_CANTOPEN, SQLITE_NOTADB
+# BUSY/LOCKED (another process, past the busy timeout), IOERR, CORRUPT, FULL, CANTOPEN, NOTADB
+_UNREADABLE_CODES = {5, 6, 10, 11, 13, 14, 26}
 
 
 class StateError(BackfillError):
@@ -266,7 +269,16 @@ _RUN_COLS = [f.name for f in fields(RunRecord) if f.name != "run_dir"]
 
 
 def _unreadable(path: Path, why: str) -> StateError:
-    return StateError(f"{path}: run state unreadable: {why}; {runbook_ref(Reason.STATE_UNREADABLE)}")
+    run = path.parent.name
+    if "locked" in why:  # another process holds the file: nothing is wrong with it
+        fix = f"; another process holds it (`fuser -v {path}` names it): once it lets go, backfill resume {run}"
+    elif "full" in why:  # the transaction that did not fit was rolled back: the state is as it was before it
+        fix = f"; nothing was lost: free disk space, then backfill resume {run}"
+    elif "no such file" in why:
+        fix = ""
+    else:
+        fix = "; a new run redoes only what is missing: backfill plan, then backfill run"
+    return StateError(f"{path}: run state unreadable: {why}{fix}; {runbook_ref(Reason.STATE_UNREADABLE)}")
 
 
 def _is_unreadable(e: sqlite3.Error) -> bool:
@@ -360,7 +372,7 @@ class RunState:
     def add_event(self, event: Event) -> int:
         body = json.dumps(to_jsonable(event), ensure_ascii=False)
         at = iso_utc(event.at)
-        with self._db:
+        with self._tx():
             cur = self._db.execute("INSERT INTO events (at, kind, phase, message, body, reason) "
                                    "VALUES (?, ?, ?, ?, ?, ?)",
                                    (at, EventKind.parse(event.kind), event.phase, event.message, body, event.reason))
@@ -379,7 +391,7 @@ class RunState:
                      ok: int | None, failed: int | None, skipped: int | None, records: int | None,
                      rate: float | None, eta: str | None, cpu: float | None = None, rss: int | None = None,
                      line: str | None = None) -> None:
-        with self._db:
+        with self._tx():
             self._db.execute("INSERT INTO progress (phase, at, attempt, done, total, ok, failed, skipped, records, "
                              "rate, eta, cpu, rss, line) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                              (phase, now_iso(), attempt, done, total, ok, failed, skipped, records, rate, eta,
@@ -397,7 +409,7 @@ class RunState:
 
     def add_gate(self, phase: str, kind: str, suite: str, severity: str, attempt: int | None, status: str,
                  result: Any) -> None:
-        with self._db:
+        with self._tx():
             self._db.execute("INSERT INTO gates (phase, kind, suite, severity, attempt, status, at, result) "
                              "VALUES (?,?,?,?,?,?,?,?)",
                              (phase, kind, suite, severity, attempt, status, now_iso(),
@@ -468,11 +480,20 @@ class RunState:
         if not values:
             return
         cols = ", ".join(f"{k} = ?" for k in values)
+        with self._tx(transition="status" in values and table == "phases"):
+            self._db.execute(f"UPDATE {table} SET {cols} WHERE {where}", (*values.values(), *args))
+
+    @contextlib.contextmanager
+    def _tx(self, transition: bool = False) -> Iterator[None]:
+        """The write helper: one committed transaction; a file that cannot take it (corrupt, locked, disk full:
+        rolled back, nothing half-written) -> StateError."""
         try:
             with self._db:
-                self._db.execute(f"UPDATE {table} SET {cols} WHERE {where}", (*values.values(), *args))
+                yield
         except sqlite3.DatabaseError as e:
-            raise self._translate(e)
+            raise self._translate(e) from None
+        if transition and _CRASH_AT:
+            _crash_after_transition()
 
     def _one(self, sql: str, args: tuple = ()) -> tuple | None:
         try:
@@ -489,6 +510,19 @@ class RunState:
     def _translate(self, e: sqlite3.DatabaseError) -> Exception:
         """Corruption -> the one-line StateError; anything else is the caller's bug and stays itself."""
         return _unreadable(self.path, str(e)) if _is_unreadable(e) else e
+
+
+# Test hook (the crash matrix, tests/reliability): SIGKILL this process right after its k-th committed phase
+# transition, where a real crash leaves the state. Read once; unset = off, as in every real run.
+_CRASH_AT = int(os.environ.get("BACKFILL_TEST_CRASH_AT_TRANSITION") or 0)
+_transitions = 0
+
+
+def _crash_after_transition() -> None:
+    global _transitions
+    _transitions += 1
+    if _transitions == _CRASH_AT:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _phase(row: tuple) -> PhaseRecord:

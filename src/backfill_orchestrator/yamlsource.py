@@ -22,6 +22,14 @@ from .errors import ConfigError
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 _DURATION_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+MAX_DURATION = 3650 * 86400.0  # ten years
+MAX_DEPTH = 64  # nesting of lists and mappings; PyYAML composes recursively and a deeper file is an attack
+
+
+def one_line(text: str) -> str:
+    """`text` with every character that is not printable escaped (`\\n`, `\\x1e`, `\\u2028`): a key or value from
+    a file may hold line or record separators, and an error about it must still be one line."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 @dataclass
@@ -40,7 +48,7 @@ class Node:
     # --- errors -------------------------------------------------------------------------------------
     def error(self, message: str, path: str | None = None) -> ConfigError:
         where = path if path is not None else self.path
-        return ConfigError(f"{self.file}:{self.line}: {where + ': ' if where else ''}{message}")
+        return ConfigError(one_line(f"{self.file}:{self.line}: {where + ': ' if where else ''}{message}"))
 
     def _child_path(self, key: str | int) -> str:
         if isinstance(key, int):
@@ -62,6 +70,9 @@ class Node:
             raise self.error(f"expected a mapping, got {self._kind()}")
         out: dict[str, Node] = {}
         for k, v in self.raw.value:
+            if not isinstance(k, yaml.ScalarNode):  # `? [a, b]: 1`: no key of ours is a list or a mapping
+                raise Node(k, self.file, self.path, self.env).error(f"expected a plain key, got "
+                                                                    f"{Node(k, self.file, '', self.env)._kind()}")
             key = str(k.value)
             if key in out:
                 raise Node(k, self.file, self._child_path(key), self.env).error("duplicate key")
@@ -83,7 +94,7 @@ class Node:
                 hint = difflib.get_close_matches(key, list(allowed), n=1)
                 key_line = next(k for k, _ in self.raw.value if str(k.value) == key).start_mark.line + 1
                 msg = f"unknown key{' (did you mean ' + repr(hint[0]) + '?)' if hint else ''}"
-                raise ConfigError(f"{self.file}:{key_line}: {child.path}: {msg}")
+                raise ConfigError(one_line(f"{self.file}:{key_line}: {child.path}: {msg}"))
         for key in required:
             if key not in m:
                 raise self.error("missing required key", self._child_path(key))
@@ -157,14 +168,19 @@ class Node:
         return v
 
     def duration(self) -> float:
-        """Seconds, from `90s`, `30m`, `5h`, `1d`, `500ms` or a bare number of seconds."""
+        """Seconds, from `90s`, `30m`, `5h`, `1d`, `500ms` or a bare number of seconds (at most MAX_DURATION:
+        a longer one is a typo, and would overflow the date arithmetic of deadlines and ETAs)."""
         v = self.scalar()
         if isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0:
-            return float(v)
-        m = _DURATION.match(v) if isinstance(v, str) else None
-        if not m:
-            raise self.error(f"expected a duration like '5h' or '30m', got {v!r}")
-        return float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+            seconds = float(v)
+        else:
+            m = _DURATION.match(v) if isinstance(v, str) else None
+            if not m:
+                raise self.error(f"expected a duration like '5h' or '30m', got {v!r}")
+            seconds = float(m.group(1)) * _DURATION_UNITS[m.group(2)]
+        if not seconds <= MAX_DURATION:  # also NaN and infinity
+            raise self.error(f"expected a duration of at most {MAX_DURATION // 86400:.0f}d, got {self.raw.value!r}")
+        return seconds
 
     def date(self) -> dt.date:
         v = self.scalar()
@@ -181,6 +197,23 @@ class Node:
         return [n.str() for n in self.items()]
 
 
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing nesting deeper than MAX_DEPTH at the line where it gets too deep (its
+    composer recurses once per level: `[[[[...` thousands deep would end in a RecursionError)."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:  # type: ignore[override]
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise yaml.composer.ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels",
+                                                  self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
 def load_yaml(path: str | Path, env: Mapping[str, str] | None = None) -> Node:
     """Parse `path` into a Node tree; YAML syntax errors and missing files become one-line ConfigErrors."""
     p = Path(path)
@@ -192,7 +225,7 @@ def load_yaml(path: str | Path, env: Mapping[str, str] | None = None) -> Node:
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(f"{name}: cannot read: {e}") from None
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 1

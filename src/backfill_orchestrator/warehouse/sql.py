@@ -90,7 +90,7 @@ def _translate_now(sql: str, dialect: str, datasets: tuple[tuple[str, str], ...]
 
     try:
         trees = sqlglot.parse(sql, read="bigquery")
-    except sqlglot.errors.ParseError as e:
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as e:  # an unclosed quote is a TokenError
         raise UsageError(f"SQL does not parse as BigQuery SQL: {str(e).splitlines()[0]}") from None
     out = []
     for tree in trees:
@@ -134,7 +134,7 @@ def parse_one_expression(text: str) -> exp.Expression | None:
 
     try:
         trees = sqlglot.parse(f"SELECT {text}", read="bigquery")
-    except sqlglot.errors.ParseError:
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError):
         return None
     if len(trees) != 1 or not isinstance(trees[0], exp.Select) or len(trees[0].expressions) != 1:
         return None
@@ -157,7 +157,7 @@ def _select_problem(sql: str) -> str | None:
 
     try:
         trees = [t for t in sqlglot.parse(sql, read="bigquery") if t is not None]
-    except sqlglot.errors.ParseError as e:
+    except (sqlglot.errors.ParseError, sqlglot.errors.TokenError) as e:  # an unclosed quote is a TokenError
         return f"SQL does not parse as BigQuery SQL: {str(e).splitlines()[0]}"
     if len(trees) != 1 or not isinstance(trees[0], (exp.Select, exp.Union, exp.Query)):
         return "expected one SELECT statement"

@@ -423,7 +423,7 @@ class RunState:
 
     # --- repair rounds ---------------------------------------------------------------------------------------
     def add_repair(self, phase: str, session: int, round: int, before: list[str], checks: list[str]) -> RepairRecord:
-        with self._db:
+        with self._tx():
             cur = self._db.execute("INSERT INTO repairs (phase, session, round, status, started_at, before, checks) "
                                    "VALUES (?, ?, ?, 'planned', ?, ?, ?)",
                                    (phase, session, round, now_iso(), json.dumps(before), json.dumps(checks)))
@@ -480,7 +480,9 @@ class RunState:
         if not values:
             return
         cols = ", ".join(f"{k} = ?" for k in values)
-        with self._tx(transition="status" in values and table == "phases"):
+        # a phase's status or a repair round's status/steps: the transitions the crash matrix stops at
+        with self._tx(transition=table == "phases" and "status" in values
+                      or table == "repairs" and ("status" in values or "steps" in values)):
             self._db.execute(f"UPDATE {table} SET {cols} WHERE {where}", (*values.values(), *args))
 
     @contextlib.contextmanager

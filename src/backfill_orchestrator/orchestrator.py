@@ -392,6 +392,7 @@ class Orchestrator:
         return ev
 
     def _open_outputs(self) -> None:
+        self.st.mask = lambda text: redact_text(text, self.secrets)  # messages are stored masked, like events
         tty = stdout_is_tty() if self.options.tty is None else self.options.tty
         self.console = Console(tty) if self.options.echo else None
         self.log = RunLog(self.run_dir / "orchestrator.log", self.console, self.secrets)

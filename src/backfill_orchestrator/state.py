@@ -36,7 +36,7 @@ import signal
 import sqlite3
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from .clock import iso_utc
 from .errors import EXIT_USAGE, BackfillError, UsageError
@@ -293,6 +293,9 @@ class RunState:
         self.path = path
         self.run_dir = path.parent
         self._db = conn
+        # the driving orchestrator masks the config's secrets in every message it stores (a failing job may quote
+        # its token in the fatal line the phase's message repeats)
+        self.mask: Callable[[str], str] | None = None
 
     # --- creation / opening --------------------------------------------------------------------------------
     @classmethod
@@ -325,6 +328,8 @@ class RunState:
         return RunRecord(**d, run_dir=str(self.run_dir))
 
     def update_run(self, **values: Any) -> None:
+        if self.mask is not None and values.get("message"):
+            values["message"] = self.mask(values["message"])
         if "status" in values:
             values["status"] = RunStatus.parse(values["status"])
         if values.get("reason") is not None:
@@ -358,6 +363,8 @@ class RunState:
 
     def update_phase(self, name: str, **values: Any) -> PhaseRecord:
         """Write a phase transition (committed before returning: the caller acts on it only afterwards)."""
+        if self.mask is not None and values.get("message"):
+            values["message"] = self.mask(values["message"])
         if "status" in values:
             values["status"] = PhaseStatus.parse(values["status"])
         if values.get("reason") is not None:
@@ -430,6 +437,8 @@ class RunState:
         return self.repair(int(cur.lastrowid or 0))
 
     def update_repair(self, repair_id: int, **values: Any) -> RepairRecord:
+        if self.mask is not None and values.get("message"):
+            values["message"] = self.mask(values["message"])
         for key in ("before", "checks", "after", "gaps"):
             if key in values and values[key] is not None:
                 values[key] = json.dumps(values[key])

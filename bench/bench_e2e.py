@@ -17,7 +17,9 @@ lives in its warehouse copy) for every run, a new process each time. Caches stay
 them (our translated-SQL cache, SQLMesh's project cache): one untimed warm-up run of each tool first. Tools
 alternate within each repetition; the machine has 2 cores shared with other work, so figures are noisy:
 medians. Then a per-stage breakdown of OUR run, read from its own artefacts (state.sqlite events and phases,
-the jobs' COMPLETE lines). Not a test: nothing here asserts; a peer that cannot run is reported in one line.
+the jobs' COMPLETE lines). Also measured in the same alternation: a CANDIDATE cut, not applied to
+config/pipeline.yaml - the two `history: season` phases with season-long batches (--batch-days 400) - with its
+tables compared bit for bit with the default's, and the composite-factors job alone at both batch sizes. Not a test: nothing here asserts; a peer that cannot run is reported in one line.
 """
 from __future__ import annotations
 
@@ -64,9 +66,20 @@ def raw_data() -> tuple[Path, Path]:
 
 
 # --- ours ------------------------------------------------------------------------------------------------------
-def our_config(db: Path, logs: Path) -> Path:
+# the candidate cut measured beside the default (not applied to config/pipeline.yaml): the two `history: season`
+# phases with a batch as long as a season, so each season's history is read and windowed once, not per month
+SEASON_BATCHES = {"team_defense_factors": 400, "player_composite_factors": 400}
+KEYS = {TABLES[0]: "game_id, team_id", TABLES[1]: "game_id, team_id", TABLES[2]: "game_id, player_id",
+        TABLES[3]: "player_id, game_id"}
+
+
+def our_config(db: Path, logs: Path, batch_days: dict[str, int] | None = None) -> Path:
     doc = yaml.safe_load((ROOT / "config" / "pipeline.yaml").read_text())
     doc["phases"] = doc["phases"][:DATA_PHASES]
+    for ph in doc["phases"]:
+        if ph["name"] in (batch_days or {}):
+            cmd = ph["command"]
+            cmd[cmd.index("--batch-days") + 1] = str(batch_days[ph["name"]])
     doc["warehouse"] = {"duckdb": {"path": str(db)}}
     doc["logs_dir"] = str(logs)
     doc["notifications"] = []
@@ -75,12 +88,12 @@ def our_config(db: Path, logs: Path) -> Path:
     return out
 
 
-def run_ours(raw: Path, tag: str) -> dict:
+def run_ours(raw: Path, tag: str, batch_days: dict[str, int] | None = None) -> dict:
     db, logs = WORK / f"ours-{tag}.duckdb", WORK / f"logs-{tag}"
     shutil.rmtree(logs, ignore_errors=True)
     db.unlink(missing_ok=True)
     shutil.copy(raw, db)
-    cfg = our_config(db, logs)
+    cfg = our_config(db, logs, batch_days)
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKFILL_")}
     t_wall0 = time.time()
     t0 = time.perf_counter()
@@ -248,6 +261,30 @@ def compare(ours_db: Path, peer_db: Path) -> list[str]:
     return lines
 
 
+def compare_exact(a: Path, b: Path) -> list[str]:
+    """Two of our warehouses: rows differing bit for bit (processed_at aside) and the largest float difference."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"ATTACH '{a}' AS a (READ_ONLY)")
+    con.execute(f"ATTACH '{b}' AS b (READ_ONLY)")
+    lines = []
+    for t in TABLES:
+        diff = con.execute(f"SELECT COUNT(*) FROM (SELECT * EXCLUDE processed_at FROM a.{t} EXCEPT ALL "
+                           f"SELECT * EXCLUDE processed_at FROM b.{t})").fetchone()[0]
+        worst = ""
+        if diff:
+            dbl = [c for c, in con.execute(f"SELECT column_name FROM duckdb_columns() WHERE database_name = 'a' "
+                                           f"AND schema_name = '{t.split('.')[0]}' AND table_name = "
+                                           f"'{t.split('.')[1]}' AND data_type = 'DOUBLE'").fetchall()]
+            m = con.execute(f"SELECT GREATEST({', '.join(f'MAX(ABS(x.{c} - y.{c}))' for c in dbl)}) FROM a.{t} AS x "
+                            f"JOIN b.{t} AS y USING ({KEYS[t]})").fetchone()[0]
+            worst = f"  (largest float difference {m:.1e})"
+        lines.append(f"  {t:42s} rows differing bit for bit {diff:,}{worst}")
+    con.close()
+    return lines
+
+
 # --- our breakdown, from the run's own artefacts -----------------------------------------------------------------
 def _at(iso: str) -> float:
     return dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
@@ -324,12 +361,31 @@ def print_breakdown(rows: list[tuple[str, float]], total: float) -> None:
         print(f"  {g:62s} {s:7.3f} {100 * s / total:5.1f}%")
 
 
+def probe_composite(db: Path, repeat: int) -> tuple[float, float]:
+    """The composite-factors job alone on a built warehouse (median seconds inside the kit): with the default
+    pipeline's --batch-days 31 every batch re-reads and re-windows its season's history so far; a batch as long
+    as a season (the job's batch key never crosses one) reads each season once."""
+    out: dict[int, list[float]] = {31: [], 400: []}
+    for _ in range(repeat):
+        for b in out:
+            p = subprocess.run([str(PY), "-m", "nba_pipeline.player_composite_factors", "--start-date", START,
+                                "--end-date", END, "--workers", "2", "--batch-days", str(b), "--warehouse", str(db),
+                                "--checkpoint", str(WORK / "probe-cp.json"), "--no-resume", "--progress-every",
+                                "100000"], capture_output=True, text=True, cwd=ROOT)
+            m = re.search(r"COMPLETE status=ok .*seconds=([\d.]+)", p.stdout)
+            if m is None:
+                raise SystemExit(f"composite probe failed: {p.stdout.strip().splitlines()[-1:]}")
+            out[b].append(float(m.group(1)))
+    return statistics.median(out[31]), statistics.median(out[400])
+
+
 # --- main ------------------------------------------------------------------------------------------------------
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-peers", action="store_true")
     ap.add_argument("--peer-batches", default="0,31", help="SQLMesh batch_size values (0 = one batch)")
+    ap.add_argument("--skip-variant", action="store_true", help="do not measure the season-batch candidate")
     a = ap.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     raw, parquet = raw_data()
@@ -347,13 +403,18 @@ def main() -> None:
             continue
         warm[f"b{b}"] = r["seconds"]
     print("warm-up (first run: caches filled) " + ", ".join(f"{k} {v:.2f}s" for k, v in warm.items()))
-    times: dict[str, list[float]] = {"ours": [], **{f"b{b}": [] for b in projects}}
+    times: dict[str, list[float]] = {"ours": [], "season": [], **{f"b{b}": [] for b in projects}}
+    variants: list[dict] = []
     runs: list[dict] = []
     last_peer: dict[int, Path] = {}
     for i in range(a.repeat):
         r = run_ours(raw, str(i))
         runs.append(r)
         times["ours"].append(r["seconds"])
+        if not a.skip_variant:
+            v = run_ours(raw, f"season{i}", SEASON_BATCHES)
+            variants.append(v)
+            times["season"].append(v["seconds"])
         for b, proj in projects.items():
             pr = run_peer(peer, proj, parquet, f"b{b}_{i}")
             if "error" in pr:
@@ -366,12 +427,16 @@ def main() -> None:
     print(f"\n== end to end, cold, medians of {a.repeat} (alternating; 2 shared cores: noisy) ==")
     print(f"  backfill run (4 phases, gates, report)        {med['ours']:7.2f} s  "
           f"(runs {', '.join(f'{x:.2f}' for x in times['ours'])})")
+    if "season" in med:
+        print(f"  candidate: season batches for {', '.join(SEASON_BATCHES)} {med['season']:7.2f} s  "
+              f"({med['season'] / med['ours']:.2f}x the default; runs {', '.join(f'{x:.2f}' for x in times['season'])})")
     for b in projects:
         k = f"b{b}"
         if k in med:
             label = "one batch" if b == 0 else f"batch_size {b}"
+            cand = f", candidate {med['season'] / med[k]:.2f}x" if "season" in med else ""
             print(f"  sqlmesh plan --auto-apply, {label:15s}    {med[k]:7.2f} s  ratio ours/sqlmesh "
-                  f"{med['ours'] / med[k]:.2f}x  (runs {', '.join(f'{x:.2f}' for x in times[k])})")
+                  f"{med['ours'] / med[k]:.2f}x{cand}  (runs {', '.join(f'{x:.2f}' for x in times[k])})")
     if last_peer:
         b, db = next(iter(last_peer.items()))
         print(f"\n== same tables? ours (last run) vs sqlmesh batch {b or 'single'} (processed_at aside) ==")
@@ -380,9 +445,17 @@ def main() -> None:
         for b2, db2 in list(last_peer.items())[1:]:
             bad = [ln for ln in compare(runs[-1]["db"], db2) if "MISMATCH" in ln]
             print(f"  sqlmesh batch {b2}: {'same as ours' if not bad else '; '.join(bad)}")
+    if variants:
+        print("\n== candidate vs default, our tables (processed_at aside) ==")
+        for line in compare_exact(runs[-1]["db"], variants[-1]["db"]):
+            print(line)
     mid = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
     print_breakdown(breakdown(mid), mid["seconds"])
-    for r in runs:
+    b31, season = probe_composite(runs[-1]["db"], a.repeat)
+    print(f"\n== player_composite_factors alone, in the kit (median of {a.repeat}, alternating) ==\n"
+          f"  --batch-days 31 (the pipeline's) {b31:.1f} s; one season per batch (--batch-days 400) {season:.1f} s: "
+          f"{b31 - season:.1f} s is the season's history re-read and re-windowed by every 31-day batch")
+    for r in runs + variants:
         r["db"].unlink(missing_ok=True)
 
 

@@ -310,13 +310,13 @@ def breakdown(run: dict) -> list[tuple[str, float]]:
     con = sqlite3.connect(run["run_dir"] / "state.sqlite")
     events = [(k, ph, _at(json.loads(b)["at"])) for k, ph, b in
               con.execute("SELECT kind, phase, body FROM events ORDER BY id")]
-    run_row = [con.execute("SELECT create_time FROM run").fetchone()[0] - off]
+    t_proc = con.execute("SELECT create_time FROM run").fetchone()[0] - off
     phases = {n: (ct - off, lp) for n, ct, lp in con.execute("SELECT name, create_time, log_path FROM phases")}
     con.close()
     out: list[tuple[str, float]] = []
-    out.append(("orchestrator: process spawn (bench -> python)", run_row[0] - run["t0"]))
+    out.append(("orchestrator: process spawn (bench -> python)", t_proc - run["t0"]))
     prev = events[0][2]
-    out.append(("orchestrator: imports, config, plan, lock, state", prev - run_row[0]))
+    out.append(("orchestrator: imports, config, plan, lock, state", prev - t_proc))
     gate_open, exited, inner = None, set(), {}
     for kind, phase, at in events[1:]:
         if kind == "phase_started":
@@ -345,7 +345,8 @@ def breakdown(run: dict) -> list[tuple[str, float]]:
 
 
 def print_breakdown(rows: list[tuple[str, float]], total: float) -> None:
-    print(f"\n== breakdown of OUR median run ({total:.2f} s wall, bench's clock) ==")
+    print(f"\n== breakdown of OUR median run ({total:.2f} s wall, bench's clock; in-kit seconds from the jobs' "
+          "COMPLETE lines, 0.1 s resolution; start-up = process life - in-kit) ==")
     print(f"  {'stage':62s} {'s':>7s} {'share':>6s}")
     for name, s in rows:
         print(f"  {name:62s} {s:7.3f} {100 * s / total:5.1f}%")
@@ -437,6 +438,12 @@ def main() -> None:
             cand = f", candidate {med['season'] / med[k]:.2f}x" if "season" in med else ""
             print(f"  sqlmesh plan --auto-apply, {label:15s}    {med[k]:7.2f} s  ratio ours/sqlmesh "
                   f"{med['ours'] / med[k]:.2f}x{cand}  (runs {', '.join(f'{x:.2f}' for x in times[k])})")
+    con = sqlite3.connect(runs[-1]["run_dir"] / "state.sqlite")
+    gates = con.execute("SELECT COUNT(*), SUM(json_array_length(json_extract(result, '$.checks'))) FROM gates").fetchone()
+    con.close()
+    audits = sum(len(a.split("),\n")) for a in AUDITS.values())
+    print(f"  checks: ours {gates[1]} in {gates[0]} gate runs over each phase's whole range; sqlmesh {audits} audits "
+          "on each batch")
     if last_peer:
         b, db = next(iter(last_peer.items()))
         print(f"\n== same tables? ours (last run) vs sqlmesh batch {b or 'single'} (processed_at aside) ==")

@@ -72,6 +72,12 @@ def checkpoint_path(config: PipelineConfig, phase: Phase, run_dir: Path, rerun: 
     return (config.logs_dir / "checkpoints" / config.pipeline / f"{phase.name}.json").resolve()
 
 
+def phase_marker(run_id: str, phase: str, attempt: int) -> dict[str, str]:
+    """The variables every process of an attempt carries in its environment (children inherit them): how a
+    resumed orchestrator, or `backfill stop`, finds an attempt's processes when the recorded PID is gone."""
+    return {"BACKFILL_RUN_ID": run_id, "BACKFILL_PHASE": phase, "BACKFILL_ATTEMPT": str(attempt)}
+
+
 def phase_log_path(phase: Phase, run_dir: Path) -> Path:
     if phase.log:
         return Path(phase.log.replace("{run_dir}", str(run_dir)).replace("{phase}", phase.name))

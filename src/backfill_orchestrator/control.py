@@ -18,6 +18,7 @@ from typing import Callable, TextIO
 import psutil
 
 from . import process, repair_plan
+from .commands import phase_marker
 from .config import PipelineConfig
 from .errors import UsageError
 from .events import Event
@@ -88,6 +89,9 @@ def stop_run(run_dir: Path, grace: float = 10.0, wait: float | None = None) -> S
             if rec.status not in PHASE_ACTIVE:
                 continue
             handle = phase_process(rec)
+            if handle is None and rec.status in PHASE_PROCESS_STATES:
+                # the job's own process is gone, but a worker it forked may still run the attempt: its marker says
+                handle = process.find_marked(phase_marker(run.id, rec.name, rec.attempt))
             if handle is not None:
                 res = process.stop(handle, grace=grace)
                 report.stopped.append(f"{rec.name}: {res.signal_sent or 'already ended'}")

@@ -18,11 +18,11 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import psutil
 
 from . import process
 from .clock import iso_utc, parse_iso
-from .commands import card_path, checkpoint_path, dates_file_path, fill_command, phase_dates, phase_log_path
+from .commands import card_path, checkpoint_path, dates_file_path, fill_command, phase_dates, phase_log_path, \
+    phase_marker
 from .config import Phase
 from .dates import format_ranges, parse_date, read_date_file, write_date_file
 from .decisions import AttemptResult, GateDecision, Step, Transition, backoff_seconds, decide_transition, \
@@ -44,19 +44,6 @@ def date_status(parser: LineParser) -> dict[dt.date, str]:
     p = parser.chosen if isinstance(parser, AutoParser) else parser
     raw = getattr(p, "dates", None) or {}
     return {d: v[0] for d, v in raw.items()}
-
-
-def find_by_marker(run_id: str, phase: str, attempt: int) -> ProcessHandle | None:
-    """The process a crashed orchestrator launched but had not recorded yet (its environment names it)."""
-    want = {"BACKFILL_RUN_ID": run_id, "BACKFILL_PHASE": phase, "BACKFILL_ATTEMPT": str(attempt)}
-    for p in psutil.process_iter():
-        try:
-            env = p.environ()
-            if all(env.get(k) == v for k, v in want.items()) and p.status() != psutil.STATUS_ZOMBIE:
-                return process.adopt(p.pid)
-        except (psutil.Error, AdoptRefused):
-            continue
-    return None
 
 
 class PhaseRunner:
@@ -155,9 +142,8 @@ class PhaseRunner:
                              dates_file=str(dates_file), dates_count=len(dates), exit_code=None, exit_known=None,
                              ended_at=None, retry_at=None, message=None, reason=None,
                              **({"rerun": new_rerun} if new_rerun is not None else {}))
-        env = {**self.phase.env, "BACKFILL_PIPELINE": ctx.config.pipeline, "BACKFILL_RUN_ID": ctx.run_id,
-               "BACKFILL_PHASE": self.name,
-               "BACKFILL_ATTEMPT": str(attempt)}
+        env = {**self.phase.env, "BACKFILL_PIPELINE": ctx.config.pipeline,
+               **phase_marker(ctx.run_id, self.name, attempt)}
         try:
             self.handle = process.launch(argv, log, env=env)
         except BackfillError as e:  # the program is missing or not executable: retrying will not change that
@@ -191,7 +177,7 @@ class PhaseRunner:
     def _reattach(self, rec: PhaseRecord) -> ProcessHandle | None:
         ctx = self.ctx
         if rec.pid is None:
-            found = find_by_marker(ctx.run_id, self.name, rec.attempt)
+            found = process.find_marked(phase_marker(ctx.run_id, self.name, rec.attempt))
             if found is not None:
                 self.st.update_phase(self.name, pid=found.pid, create_time=found.create_time, cmdline=found.cmdline)
                 ctx.event(EventKind.READOPTED, f"phase {self.name}: found its unrecorded process PID {found.pid}",
@@ -211,6 +197,16 @@ class PhaseRunner:
         try:
             h = process.adopt(rec.pid, expect_cmdline=rec.cmdline, expect_create_time=rec.create_time)
         except AdoptRefused as e:
+            # a job that forked its worker and exited: the worker carries the attempt's marker (inherited
+            # environment) and still writes the dates: follow it, never start the attempt a second time
+            worker = process.find_marked(phase_marker(ctx.run_id, self.name, rec.attempt))
+            if worker is not None:
+                self.st.update_phase(self.name, pid=worker.pid, create_time=worker.create_time,
+                                     cmdline=worker.cmdline)
+                ctx.event(EventKind.READOPTED, f"phase {self.name}: PID {rec.pid} has exited, but its worker PID "
+                          f"{worker.pid} runs the same attempt: following it", phase=self.name,
+                          data={"pid": worker.pid})
+                return worker
             ctx.event(EventKind.ENDED_UNWATCHED, f"phase {self.name}: PID {rec.pid} is not running any more ({e}); "
                       "judging the attempt by its log and the gate", phase=self.name)
             return None

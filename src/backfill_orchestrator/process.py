@@ -172,6 +172,19 @@ def adopt(pid: int, expect_cmdline: Sequence[str] | None = None,
     return ProcessHandle(pid, create_time, cmdline)
 
 
+def find_marked(marker: Mapping[str, str]) -> ProcessHandle | None:
+    """A live process whose environment holds every variable of `marker` (commands.phase_marker), adopted; None
+    when there is none. The environment identifies it however its PID came about (a fork, a re-exec)."""
+    for p in psutil.process_iter():
+        try:
+            env = p.environ()
+            if all(env.get(k) == v for k, v in marker.items()) and p.status() != psutil.STATUS_ZOMBIE:
+                return adopt(p.pid)
+        except (psutil.Error, AdoptRefused):
+            continue
+    return None
+
+
 def _iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
 

@@ -8,6 +8,7 @@ refused: tests/test_process.py::test_adopt_refuses_missing_zombie_reused_and_oth
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -127,3 +128,40 @@ def _dates(tmp_path: Path) -> Path:
     return p
 
 
+
+
+def _orphan_worker(h: Harness, tmp_path: Path) -> tuple[Path, Path, int, int]:
+    """A run whose job forked its worker and exited, then whose orchestrator died by kill -9: only the worker runs."""
+    gate, counter, child_pid = tmp_path / "gate", tmp_path / "launches", tmp_path / "worker.pid"
+    cfg = h.config([{"name": "a", "command": _forking(gate, counter, child_pid), "post": "items"}])
+    orch = h.start("run", str(cfg))
+    worker = _worker(h, child_pid)
+    leader = h.phase("a").pid
+    wait_for(lambda: not alive(leader), what="the job's own process to exit")
+    os.kill(h.run_record().pid, signal.SIGKILL)
+    orch.wait(30)
+    assert alive(worker)
+    return gate, counter, worker, leader
+
+
+def test_stop_without_an_orchestrator_stops_the_forked_worker(h: Harness, tmp_path: Path) -> None:
+    _, counter, worker, leader = _orphan_worker(h, tmp_path)
+    r = h.cli("stop", "--grace", "5")
+    assert r.code == 0, r.err + r.out
+    assert not alive(worker)  # found by the attempt's marker in its environment, the recorded PID being gone
+    assert (h.phase("a").status, h.run_record().status) == ("stopped", "stopped")
+    assert counter.read_text().split() == [str(leader)]
+
+
+def test_resume_follows_the_forked_worker_instead_of_launching_the_attempt_again(h: Harness,
+                                                                                 tmp_path: Path) -> None:
+    gate, counter, worker, leader = _orphan_worker(h, tmp_path)
+    resumed = h.start("resume")
+    wait_for(lambda: any(e.kind == "readopted" and str(worker) in e.message for e in h.events()),
+             what="the worker re-adopted")
+    gate.touch()
+    assert resumed.wait(60) == 0, resumed.communicate()
+    a = h.phase("a")
+    assert (a.status, a.attempt) == ("passed", 1)
+    assert counter.read_text().split() == [str(leader)]  # the attempt was never started a second time
+    assert h.log_lines(a.log_path, "[jobkit] DATE") == 10

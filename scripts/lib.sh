@@ -118,3 +118,19 @@ stop_pid_group() {
   done
   wait "$pid" 2>/dev/null || true
 }
+
+# The end of both demos (demo.sh, demo-bigquery.sh): check CONFIG, run it, print the model's figures and where to
+# look; returns the run's exit code (call as `demo_run CONFIG || status=$?`).
+demo_run() {
+  local config=$1 status=0
+  .venv/bin/backfill config check "$config" || return $?
+  .venv/bin/backfill run "$config" || status=$?
+  echo
+  # the model's figures against both baselines and the users' 4.27 (nothing to print when training never ran)
+  .venv/bin/python -m nba_pipeline.ml_card models --run-id "$(basename "$(readlink -f logs/latest)")" || true
+  echo
+  echo "run directory: $(readlink -f logs/latest)"
+  echo "report:        logs/latest/report.html  (and report.md)"
+  echo "exit code:     $status  (0 passed, 1 a gate or phase failed, 3 passed with warnings)"
+  return "$status"
+}

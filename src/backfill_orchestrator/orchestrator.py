@@ -264,7 +264,7 @@ class Orchestrator:
     def _repairer(self) -> Repairer:
         if self.repairer is None:
             assert self.ctx is not None
-            self.repairer = Repairer(self.ctx, self.suites, self._runner)
+            self.repairer = Repairer(self.ctx, self.suites, self._runner, self._dates_of)
         return self.repairer
 
     def _drive_safely(self) -> RunResult:

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Callable, Mapping, Protocol
+from typing import TYPE_CHECKING, Callable, Mapping, Protocol, Sequence
 
-from .config import Phase, PipelineConfig
+from .config import Gate, Phase, PipelineConfig
 from .dates import Calendar, format_ranges, parse_date
 from .decisions import GateDecision
 from .errors import UsageError
@@ -43,8 +43,6 @@ class StepRunner(Protocol):
 
     def start_repair(self, dates: list[dt.date], rerun: int, note: str) -> None: ...
 
-    def full_dates(self) -> list[dt.date]: ...
-
 
 def allowed_rounds(phase: Phase) -> int:
     """`repair: {max_rounds}`; an explicit `backfill repair` gets one round even where the config sets none."""
@@ -64,27 +62,20 @@ def source_gaps(config: PipelineConfig, calendar: Calendar | None, target: str, 
                 dates: list[dt.date]) -> dict[str, list[dt.date]]:
     """Declared sources the target's chain reads that have no rows on some of `dates` where their
     `expected_from` table has: {source table: those dates}."""
-    from .validation.suite import Check, Loc, Ref, Suite as SuiteModel, Threshold
+    from .validation.suite import Bound, Check, Loc, Ref, Suite as SuiteModel, Threshold
 
     out: dict[str, list[dt.date]] = {}
     wanted = set(dates)
     for src in relevant_sources(config, suites, target):
-        where = Loc(str(config.path), 0, f"sources.{src.table}")
-        check = Check(name="has_rows_where_expected", type="completeness", severity="critical", loc=where,
-                      threshold=Threshold(), compare_to=Ref(src.expected_from or "",
-                                                            src.expected_date_column or src.date_column))
+        # one completeness check of the source against its expectation: its failing dates are the gap
+        check = Check(name="has_rows_where_expected", type="completeness", severity="critical",
+                      loc=Loc(str(config.path), 0, f"sources.{src.table}"),
+                      threshold=Threshold(max=Bound(0, False)),  # any missing date fails: its dates are the gap
+                      compare_to=Ref(src.expected_from or "", src.expected_date_column or src.date_column))
         probe = SuiteModel(name=f"source {src.table}", table=src.table, date_column=src.date_column,
                            checks=(check,), file=str(config.path))
-        from .config import Gate
-        gate = Gate(suite=probe.name)
-        found: list[dt.date] = []
-
-        def keep(_g: Gate, _status: str, res: object, found: list[dt.date] = found) -> None:
-            if not isinstance(res, dict):
-                found.extend(d for c in res.checks for d in c.missing_dates)  # type: ignore[attr-defined]
-
-        evaluate_gates(config, calendar, {probe.name: probe}, (gate,), dates, keep)
-        missing = sorted(set(found) & wanted)
+        d = evaluate_gates(config, calendar, {probe.name: probe}, (Gate(suite=probe.name),), dates)
+        missing = sorted(set(d.failing_dates) & wanted)
         if missing:
             out[src.table] = missing
     return out
@@ -122,10 +113,12 @@ def make_plan(config: PipelineConfig, calendar: Calendar | None, suites: Mapping
 
 # --- driving a round (writes the state, launches phases) ---------------------------------------------------------
 class Repairer:
-    def __init__(self, ctx: RunContext, suites: Mapping[str, Suite], runner: Callable[[str], StepRunner]):
+    def __init__(self, ctx: RunContext, suites: Mapping[str, Suite], runner: Callable[[str], StepRunner],
+                 dates_of: Callable[[str], list[dt.date]]):
         self.ctx = ctx
         self.suites = suites
         self.runner = runner
+        self._dates_of = dates_of  # a phase's dates (commands.phase_dates with the run's calendar)
 
     @property
     def st(self) -> RunState:
@@ -164,7 +157,7 @@ class Repairer:
         if not any(s.phase == rnd.phase for s in plan.steps):
             # nothing of the target's own is repairable: its failing dates are all source gaps
             self.st.update_repair(rnd.id, gaps=gaps, steps=steps)
-            self._end(rnd.phase, rnd, "source_gap", Reason.SOURCE_GAP, self._gap_message(plan))
+            self._end(rnd.phase, rnd, "source_gap", Reason.SOURCE_GAP, self._gap_message(plan.gaps))
             return
         self.st.update_repair(rnd.id, status="running", gaps=gaps, steps=steps)
         ctx.event(EventKind.REPAIR_STARTED, f"phase {rnd.phase}: repair round {rnd.round}/{plan.max_rounds}: gate "
@@ -220,13 +213,9 @@ class Repairer:
                       f"repair round {rnd.round}: failing dates {len(before)} -> 0 ({rerun} dates re-run in "
                       f"{len(rnd.steps)} phase{'s' if len(rnd.steps) != 1 else ''})")
             return
-        gap_dates = {d for ds in rnd.gaps.values() for d in _dates(ds)}
-        if after and set(after) <= gap_dates:
-            plan = RepairPlan(rnd.phase, rnd.round, limit, tuple(after), tuple(rnd.checks),
-                              {t: tuple(_dates(ds)) for t, ds in rnd.gaps.items()},
-                              {s.table: refill_hint(s, _dates(rnd.gaps[s.table])) for s in self.ctx.config.sources
-                               if s.table in rnd.gaps})
-            self._end(rnd.phase, rnd, "source_gap", Reason.SOURCE_GAP, self._gap_message(plan))
+        gaps = {t: _dates(ds) for t, ds in rnd.gaps.items()}
+        if after and set(after) <= {d for ds in gaps.values() for d in ds}:
+            self._end(rnd.phase, rnd, "source_gap", Reason.SOURCE_GAP, self._gap_message(gaps))
             return
         if len(after) >= len(before):
             self._end(rnd.phase, rnd, "not_converged", Reason.REPAIR_NOT_CONVERGED,
@@ -269,23 +258,20 @@ class Repairer:
                   f"{runbook_ref(reason)}", phase=target, runbook=reason, reason=reason, next_command=nxt)
 
     def _say_gap(self, rnd: RepairRecord, plan: RepairPlan) -> None:
-        self.ctx.event(EventKind.SOURCE_GAP, f"phase {rnd.phase}: {self._gap_message(plan)}", phase=rnd.phase,
+        self.ctx.event(EventKind.SOURCE_GAP, f"phase {rnd.phase}: {self._gap_message(plan.gaps)}", phase=rnd.phase,
                        reason=Reason.SOURCE_GAP, runbook=Reason.SOURCE_GAP,
                        data={"gaps": {t: _iso(ds) for t, ds in plan.gaps.items()}, "refill": dict(plan.hints)},
                        next_command=f"backfill repair {self.ctx.run_id}")
 
-    def _gap_message(self, plan: RepairPlan) -> str:
+    def _gap_message(self, gaps: Mapping[str, Sequence[dt.date]]) -> str:
         parts = []
-        for table, dates in plan.gaps.items():
+        for table, dates in gaps.items():
             src = next(s for s in self.ctx.config.sources if s.table == table)
-            hint = plan.hints.get(table)
+            hint = refill_hint(src, dates)
             parts.append(f"source gap: {table} has no rows on {len(dates)} dates ({format_ranges(dates, limit=4)}) "
                          f"where {src.expected_from} has" + (f"; refill: {hint}" if hint else ""))
         return "; ".join(parts) + f"; a re-run cannot fix that: refill the source, then `backfill repair " \
             f"{self.ctx.run_id}`"
-
-    def _dates_of(self, name: str) -> list[dt.date]:
-        return self.runner(name).full_dates()
 
 
 def open_round(st: RunState, phase: str, decision: GateDecision) -> RepairRecord:

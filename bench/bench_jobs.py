@@ -6,7 +6,7 @@
 2. The kit's own per-date overhead: the no-op job (`python -m nba_pipeline.jobkit`) over the same 1,537
    dates with 2 workers, against GNU parallel running `true` once per date with -j2.
 
-    .venv/bin/python bench/bench_jobs.py [--repeat 3] [--batch-days 1,31] [--workdir data/bench]
+    .venv/bin/python bench/bench_jobs.py [--repeat 3] [--batch-days 1,31,auto] [--workdir data/bench]
 
 Medians over --repeat runs. Data lives under --workdir (never /tmp); it is regenerated each time.
 """
@@ -53,7 +53,7 @@ def floor(raw: Path, work: Path, repeat: int) -> dict[str, float]:
     return {k: _median(v) for k, v in times.items()}
 
 
-def per_date(raw: Path, work: Path, repeat: int, batch: int) -> dict[str, tuple[float, float]]:
+def per_date(raw: Path, work: Path, repeat: int, batch: str) -> dict[str, tuple[float, float]]:
     """phase -> (median wall seconds of the job process, median seconds inside the kit from COMPLETE)."""
     wall: dict[str, list[float]] = {name: [] for name, _ in JOBS}
     inner: dict[str, list[float]] = {name: [] for name, _ in JOBS}
@@ -122,7 +122,8 @@ def kit_overhead(work: Path, repeat: int) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--batch-days", default="1,31", help="comma-separated --batch-days values to measure")
+    ap.add_argument("--batch-days", default="1,31,auto",
+                    help="comma-separated --batch-days values to measure (auto: the default pipeline's)")
     ap.add_argument("--workdir", default=str(ROOT / "data" / "bench"))
     a = ap.parse_args()
     work = Path(a.workdir)
@@ -141,7 +142,7 @@ def main() -> None:
         print(f"  {name:28s} {fl[name]:7.3f} s   {n_days / fl[name]:9.0f} days/s")
     total_floor = sum(fl.values())
     print(f"  {'all three':28s} {total_floor:7.3f} s")
-    for batch in (int(x) for x in a.batch_days.split(",")):
+    for batch in a.batch_days.split(","):
         pd = per_date(raw, work, a.repeat, batch)
         print(f"\n== per-date jobs, {WORKERS} workers, --batch-days {batch} (median of {a.repeat}) ==")
         print(f"  {'phase':28s} {'process s':>9s} {'in-kit s':>9s} {'days/s':>8s} {'ratio (process)':>16s} "

@@ -140,19 +140,40 @@ def _run_one(processor: Processor, ctx: JobContext, d: dt.date, fatal: BaseExcep
     return r
 
 
-def _batches(processor: Processor, ctx: JobContext, dates: Sequence[dt.date], size: int,
-             fatal: BaseException | None) -> list[list[dt.date]]:
-    """Runs of consecutive calendar dates with the same batch key, at most `size` long."""
-    out: list[list[dt.date]] = []
-    key: Any = None
-    for d in dates:
-        k = processor.batch_key(ctx, d) if fatal is None and size > 1 else None
-        if out and len(out[-1]) < size and d - out[-1][-1] == dt.timedelta(days=1) and k == key:
-            out[-1].append(d)
-        else:
-            out.append([d])
-        key = k
-    return out
+def _take_batch(processor: Processor, ctx: JobContext, dates: Sequence[dt.date], i: int, size: int,
+                fatal: BaseException | None) -> list[dt.date]:
+    """The run of consecutive calendar dates with the same batch key starting at dates[i], at most `size` long."""
+    batch = [dates[i]]
+    key = processor.batch_key(ctx, dates[i]) if fatal is None and size > 1 else None
+    for d in dates[i + 1:i + size]:
+        if d - batch[-1] != dt.timedelta(days=1) or processor.batch_key(ctx, d) != key:
+            break
+        batch.append(d)
+    return batch
+
+
+AUTO = "auto"
+
+
+@dataclass
+class BatchSizer:
+    """`--batch-days auto`: each batch sized from the seconds per date the last finished batch took, so that it
+    takes about `target` seconds. A fixed size is wrong for every job but one: per-statement cost is ~5 ms on
+    DuckDB and seconds on BigQuery, and a job reading a season of history pays it once per batch. The target
+    bounds what a kill -9 can lose and how long progress is silent. The tail is not split to keep every worker
+    busy: a history job pays its history once per batch, and DuckDB serialises the writes anyway."""
+    target: float = 5.0
+    first: int = 7  # before anything is measured
+    most: int = 366  # a season's history job never crosses a season anyway (its batch key)
+    per_date: float | None = None
+
+    def size(self) -> int:
+        if self.per_date is None:
+            return self.first
+        return max(1, min(self.most, int(self.target / max(self.per_date, 1e-6))))
+
+    def observe(self, results: Sequence[tuple[dt.date, DateResult]]) -> None:
+        self.per_date = sum(r.seconds for _, r in results) / len(results)
 
 
 def _run_batch(processor: Processor, ctx: JobContext, batch: list[dt.date],
@@ -172,11 +193,11 @@ def _run_batch(processor: Processor, ctx: JobContext, batch: list[dt.date],
 
 def run_dates(processor: Processor, ctx: JobContext, dates: Sequence[dt.date], workers: int = 1,
               on_result: Callable[[dt.date, DateResult], None] | None = None,
-              stop: threading.Event | None = None, batch_days: int = 1,
+              stop: threading.Event | None = None, batch_days: int | str = 1,
               on_batch: Callable[[], None] | None = None) -> RunSummary:
-    """Process `dates` with `workers` threads, `batch_days` consecutive dates per unit of work.
-    `on_result` runs in the calling thread, one date at a time, in date order within a batch; `on_batch`
-    after each batch's dates. Setting `stop` lets in-flight batches finish and starts no new one."""
+    """Process `dates` with `workers` threads, `batch_days` consecutive dates per unit of work (`"auto"`: sized
+    by a BatchSizer). `on_result` runs in the calling thread, one date at a time, in date order within a batch;
+    `on_batch` after each batch's dates. Setting `stop` lets in-flight batches finish and starts no new one."""
     t0 = time.perf_counter()
     summary = RunSummary(processor.name, len(dates))
     fatal: BaseException | None = None
@@ -184,19 +205,25 @@ def run_dates(processor: Processor, ctx: JobContext, dates: Sequence[dt.date], w
         processor.prepare(ctx, dates)
     except Exception as e:  # noqa: BLE001 - reported per date below, so checkpoint and RETRY stay truthful
         fatal = e
-    pending = list(reversed(_batches(processor, ctx, dates, batch_days, fatal)))
+    sizer = BatchSizer() if batch_days == AUTO else None
+    nxt = 0  # dates[nxt:] are not started yet
     running: dict[Future, list[dt.date]] = {}
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix=processor.name) as pool:
-        while pending or running:
-            while pending and len(running) < workers and not (stop and stop.is_set()):
-                batch = pending.pop()
+        while nxt < len(dates) or running:
+            while nxt < len(dates) and len(running) < workers and not (stop and stop.is_set()):
+                size = sizer.size() if sizer else int(batch_days)
+                batch = _take_batch(processor, ctx, dates, nxt, size, fatal)
+                nxt += len(batch)
                 running[pool.submit(_run_batch, processor, ctx, batch, fatal)] = batch
             if not running:
                 break
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for fut in sorted(finished, key=lambda f: running[f][0]):
                 running.pop(fut)
-                for d, r in fut.result():
+                results = fut.result()
+                if sizer:
+                    sizer.observe(results)
+                for d, r in results:
                     if r.status == "ok":
                         summary.ok += 1
                     elif r.status == "skipped":
@@ -208,7 +235,7 @@ def run_dates(processor: Processor, ctx: JobContext, dates: Sequence[dt.date], w
                         on_result(d, r)
                 if on_batch:
                     on_batch()
-    summary.interrupted = bool(pending)
+    summary.interrupted = nxt < len(dates)
     summary.seconds = time.perf_counter() - t0
     return summary
 
@@ -234,6 +261,8 @@ def checked_arg(convert: Callable[[str], Any], ok: Callable[[Any], bool], expect
 
 
 _positive = checked_arg(int, lambda n: n >= 1, "a positive integer")
+_batch_days = checked_arg(lambda t: t if t == AUTO else int(t), lambda n: n == AUTO or n >= 1,
+                          "a positive integer or 'auto'")
 
 
 def build_parser(processor: Processor) -> argparse.ArgumentParser:
@@ -250,8 +279,9 @@ def build_parser(processor: Processor) -> argparse.ArgumentParser:
     p.add_argument("--warehouse", default=DEFAULT_WAREHOUSE,
                    help="DuckDB file path, or bigquery://PROJECT?location=..&endpoint=..&prefix=..")
     p.add_argument("--checkpoint", help="checkpoint file (default logs/checkpoints/<job>-<warehouse hash>.json)")
-    p.add_argument("--batch-days", type=_positive, default=1,
-                   help="consecutive dates written in one transaction (default 1: strictly per date)")
+    p.add_argument("--batch-days", type=_batch_days, default=1,
+                   help="consecutive dates written in one transaction (default 1: strictly per date); 'auto': "
+                        "each batch sized to take about 5 s, from what the last one took")
     p.add_argument("--progress-every", type=_positive, default=10, help="PROGRESS line every N dates (default 10)")
     processor.add_arguments(p)
     return p

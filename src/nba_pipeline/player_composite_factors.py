@@ -63,6 +63,28 @@ _ZONE_RATES = f"""
     100 * SAFE_DIVIDE(SUM(assisted_fg_makes) {_played(_L10)},
                       SUM(IF(assisted_fg_makes IS NULL, NULL, fg_makes)) {_played(_L10)}) AS assisted_rate_last_10"""
 
+# A season-long frame of FLOAT64 added in a different order gives different last bits: DuckDB's window segment
+# tree adds a frame's rows in blocks aligned to the sorted run of ALL players, so the order depends on which
+# rows a batch reads. So usage_rate is split into three INT64 limbs (x * 2^20 = a + b / 2^26 + c / 2^52, each
+# step exact in FLOAT64; nothing is lost above 2^-72), whose sums are exact in any order, and the mean is
+# rebuilt from them by one fixed sequence of operations: the same to the last bit whatever the batch, on
+# every engine (BIGNUMERIC would do it too, but the BigQuery emulator rounds it to 5 decimals). Short frames
+# (<= 15 rows) are always added row by row, and points are integers: exact already.
+_LIMBS = ("usage_l1", "usage_l2", "usage_l3")
+_TO_LIMBS = """,
+    CAST(FLOOR(usage_rate * 1048576) AS INT64) AS usage_l1,
+    CAST(FLOOR((usage_rate * 1048576 - FLOOR(usage_rate * 1048576)) * 67108864) AS INT64) AS usage_l2,
+    CAST(FLOOR(((usage_rate * 1048576 - FLOOR(usage_rate * 1048576)) * 67108864
+                - FLOOR((usage_rate * 1048576 - FLOOR(usage_rate * 1048576)) * 67108864)) * 67108864) AS INT64)
+      AS usage_l3"""
+
+
+def _exact_season_mean(frame: str) -> str:
+    l1, l2, l3 = (f"SUM({c}) {_played(frame)}" for c in _LIMBS)
+    return (f"SAFE_DIVIDE(((CAST({l3} AS FLOAT64) / 67108864 + {l2}) / 67108864 + {l1}) / 1048576, "
+            f"COUNT(usage_rate) {_played(frame)})")
+
+
 # Every player-game of the range gets a row (a DNP too: the factors describe the player going INTO the game).
 # Its factors come from the player's last PLAYED game strictly before it (`last_played`): the windows are
 # computed once along the played games (each ending at that game, inclusive), and a game looks them up by
@@ -83,7 +105,7 @@ WITH players AS (
   GROUP BY g.player_id, g.game_id
 ), seq AS (
   SELECT *, COALESCE(minutes_played > 0, FALSE) AS played,
-    ROW_NUMBER() OVER (PARTITION BY player_id ORDER BY game_date, game_id) AS ord
+    ROW_NUMBER() OVER (PARTITION BY player_id ORDER BY game_date, game_id) AS ord{_TO_LIMBS}
   FROM hist
 ), played AS (
   SELECT player_id, ord, game_date AS prev_date,
@@ -96,7 +118,7 @@ WITH players AS (
     AVG(usage_rate) {_played("9 PRECEDING AND CURRENT ROW")} AS usage_avg_last_10,
     AVG(points) {_played("UNBOUNDED PRECEDING AND CURRENT ROW")} AS points_avg_season,
     STDDEV_SAMP(points) {_played(_L10)} AS points_std_last_10,
-    AVG(usage_rate) {_played("UNBOUNDED PRECEDING AND CURRENT ROW")} AS usage_avg_season,{_ZONE_RATES}
+    {_exact_season_mean("UNBOUNDED PRECEDING AND CURRENT ROW")} AS usage_avg_season,{_ZONE_RATES}
   FROM seq WHERE played
 ), last_played AS (
   SELECT player_id, game_id, game_date, season, team_id,

@@ -17,9 +17,9 @@ lives in its warehouse copy) for every run, a new process each time. Caches stay
 them (our translated-SQL cache, SQLMesh's project cache): one untimed warm-up run of each tool first. Tools
 alternate within each repetition; the machine has 2 cores shared with other work, so figures are noisy:
 medians. Then a per-stage breakdown of OUR run, read from its own artefacts (state.sqlite events and phases,
-the jobs' COMPLETE lines). Also measured in the same alternation: a CANDIDATE cut, not applied to
-config/pipeline.yaml - the two `history: season` phases with season-long batches (--batch-days 400) - with its
-tables compared bit for bit with the default's, and the composite-factors job alone at both batch sizes. Not a test: nothing here asserts; a peer that cannot run is reported in one line.
+the jobs' COMPLETE lines). Also measured in the same alternation: the pipeline with the fixed 31-day batches
+it had before `--batch-days auto`, its tables compared bit for bit with the default's, and the composite-factors
+job alone at both batch sizes. Not a test: nothing here asserts; a peer that cannot run is reported in one line.
 """
 from __future__ import annotations
 
@@ -66,9 +66,10 @@ def raw_data() -> tuple[Path, Path]:
 
 
 # --- ours ------------------------------------------------------------------------------------------------------
-# the candidate cut measured beside the default (not applied to config/pipeline.yaml): the two `history: season`
-# phases with a batch as long as a season, so each season's history is read and windowed once, not per month
-SEASON_BATCHES = {"team_defense_factors": 400, "player_composite_factors": 400}
+# measured beside the default (`--batch-days auto`): every phase with the fixed 31-day batches it had before, to
+# show what auto sizing buys and that the tables are the same bit for bit at either size
+MONTH_BATCHES = {"team_offense_game_summary": 31, "team_defense_factors": 31, "player_game_summary": 31,
+                 "player_composite_factors": 31}
 KEYS = {TABLES[0]: "game_id, team_id", TABLES[1]: "game_id, team_id", TABLES[2]: "game_id, player_id",
         TABLES[3]: "player_id, game_id"}
 
@@ -363,21 +364,21 @@ def print_breakdown(rows: list[tuple[str, float]], total: float) -> None:
 
 
 def probe_composite(db: Path, repeat: int) -> tuple[float, float]:
-    """The composite-factors job alone on a built warehouse (median seconds inside the kit): with the default
-    pipeline's --batch-days 31 every batch re-reads and re-windows its season's history so far; a batch as long
-    as a season (the job's batch key never crosses one) reads each season once."""
-    out: dict[int, list[float]] = {31: [], 400: []}
+    """The composite-factors job alone on a built warehouse (median seconds inside the kit): with fixed 31-day
+    batches every batch re-reads and re-windows its season's history so far; auto sizing reads a season about
+    once (its batch key never crosses one)."""
+    out: dict[str, list[float]] = {"31": [], "auto": []}
     for _ in range(repeat):
         for b in out:
             p = subprocess.run([str(PY), "-m", "nba_pipeline.player_composite_factors", "--start-date", START,
-                                "--end-date", END, "--workers", "2", "--batch-days", str(b), "--warehouse", str(db),
+                                "--end-date", END, "--workers", "2", "--batch-days", b, "--warehouse", str(db),
                                 "--checkpoint", str(WORK / "probe-cp.json"), "--no-resume", "--progress-every",
                                 "100000"], capture_output=True, text=True, cwd=ROOT)
             m = re.search(r"COMPLETE status=ok .*seconds=([\d.]+)", p.stdout)
             if m is None:
                 raise SystemExit(f"composite probe failed: {p.stdout.strip().splitlines()[-1:]}")
             out[b].append(float(m.group(1)))
-    return statistics.median(out[31]), statistics.median(out[400])
+    return statistics.median(out["31"]), statistics.median(out["auto"])
 
 
 # --- main ------------------------------------------------------------------------------------------------------
@@ -386,7 +387,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--skip-peers", action="store_true")
     ap.add_argument("--peer-batches", default="0,31", help="SQLMesh batch_size values (0 = one batch)")
-    ap.add_argument("--skip-variant", action="store_true", help="do not measure the season-batch candidate")
+    ap.add_argument("--skip-variant", action="store_true", help="do not measure fixed 31-day batches")
     a = ap.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     raw, parquet = raw_data()
@@ -404,7 +405,7 @@ def main() -> None:
             continue
         warm[f"b{b}"] = r["seconds"]
     print("warm-up (first run: caches filled) " + ", ".join(f"{k} {v:.2f}s" for k, v in warm.items()))
-    times: dict[str, list[float]] = {"ours": [], "season": [], **{f"b{b}": [] for b in projects}}
+    times: dict[str, list[float]] = {"ours": [], "month": [], **{f"b{b}": [] for b in projects}}
     variants: list[dict] = []
     runs: list[dict] = []
     last_peer: dict[int, Path] = {}
@@ -413,9 +414,9 @@ def main() -> None:
         runs.append(r)
         times["ours"].append(r["seconds"])
         if not a.skip_variant:
-            v = run_ours(raw, f"season{i}", SEASON_BATCHES)
+            v = run_ours(raw, f"month{i}", MONTH_BATCHES)
             variants.append(v)
-            times["season"].append(v["seconds"])
+            times["month"].append(v["seconds"])
         for b, proj in projects.items():
             pr = run_peer(peer, proj, parquet, f"b{b}_{i}")
             if "error" in pr:
@@ -428,14 +429,14 @@ def main() -> None:
     print(f"\n== end to end, cold, medians of {a.repeat} (alternating; 2 shared cores: noisy) ==")
     print(f"  backfill run (4 phases, gates, report)        {med['ours']:7.2f} s  "
           f"(runs {', '.join(f'{x:.2f}' for x in times['ours'])})")
-    if "season" in med:
-        print(f"  candidate: season batches for {', '.join(SEASON_BATCHES)} {med['season']:7.2f} s  "
-              f"({med['season'] / med['ours']:.2f}x the default; runs {', '.join(f'{x:.2f}' for x in times['season'])})")
+    if "month" in med:
+        print(f"  the same with fixed 31-day batches (before)   {med['month']:7.2f} s  "
+              f"({med['month'] / med['ours']:.2f}x the default; runs {', '.join(f'{x:.2f}' for x in times['month'])})")
     for b in projects:
         k = f"b{b}"
         if k in med:
             label = "one batch" if b == 0 else f"batch_size {b}"
-            cand = f", candidate {med['season'] / med[k]:.2f}x" if "season" in med else ""
+            cand = f", 31-day batches {med['month'] / med[k]:.2f}x" if "month" in med else ""
             print(f"  sqlmesh plan --auto-apply, {label:15s}    {med[k]:7.2f} s  ratio ours/sqlmesh "
                   f"{med['ours'] / med[k]:.2f}x{cand}  (runs {', '.join(f'{x:.2f}' for x in times[k])})")
     con = sqlite3.connect(runs[-1]["run_dir"] / "state.sqlite")
@@ -453,15 +454,15 @@ def main() -> None:
             bad = [ln for ln in compare(runs[-1]["db"], db2) if "MISMATCH" in ln]
             print(f"  sqlmesh batch {b2}: {'same as ours' if not bad else '; '.join(bad)}")
     if variants:
-        print("\n== candidate vs default, our tables (processed_at aside) ==")
+        print("\n== fixed 31-day batches vs auto, our tables (processed_at aside) ==")
         for line in compare_exact(runs[-1]["db"], variants[-1]["db"]):
             print(line)
     mid = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
     print_breakdown(breakdown(mid), mid["seconds"])
-    b31, season = probe_composite(runs[-1]["db"], a.repeat)
+    b31, auto = probe_composite(runs[-1]["db"], a.repeat)
     print(f"\n== player_composite_factors alone, in the kit (median of {a.repeat}, alternating) ==\n"
-          f"  --batch-days 31 (the pipeline's) {b31:.1f} s; one season per batch (--batch-days 400) {season:.1f} s: "
-          f"{b31 - season:.1f} s is the season's history re-read and re-windowed by every 31-day batch")
+          f"  --batch-days 31 {b31:.1f} s; --batch-days auto (the pipeline's) {auto:.1f} s: "
+          f"{b31 - auto:.1f} s was the season's history re-read and re-windowed by every 31-day batch")
     for r in runs + variants:
         r["db"].unlink(missing_ok=True)
 

@@ -243,6 +243,23 @@ def test_batches_write_the_same_rows_as_single_dates(db, tmp_path) -> None:
     wb.close()
 
 
+def test_kill_9_with_auto_batches_then_resume_writes_every_date_once(db, tmp_path) -> None:
+    """Auto batches grow past the first 7 dates: a kill -9 after those loses at most the batches in flight, and
+    the resumed run does exactly the dates the checkpoint does not hold."""
+    cp = tmp_path / "cp.json"
+    killed = run_until("player_game_summary", _args(db, cp, "--batch-days", "auto", "--workers", "2"), 7,
+                       signal.SIGKILL)
+    assert killed.code == -signal.SIGKILL
+    state = _checkpoint(cp)
+    committed = state["done"] | state["skipped"]
+    assert set(killed.dates()) <= committed and len(committed) >= 7
+    rest = run_job("player_game_summary", *_args(db, cp, "--batch-days", "auto", "--workers", "2"))
+    check_format(rest)
+    assert rest.code == 0
+    assert set(rest.dates()) == {str(d) for d in _range()} - committed
+    _assert_complete_once(db)
+
+
 def test_noop_job_over_the_full_range(tmp_path) -> None:
     run = run_job("jobkit", "--start-date", "2021-10-19", "--end-date", "2026-01-02", "--workers", "2",
                   "--checkpoint", str(tmp_path / "noop.json"), "--progress-every", "100")

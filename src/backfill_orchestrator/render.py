@@ -95,10 +95,14 @@ def _encode(o: Any, nl: str, out: list[str]) -> None:
         if all(type(v) in _LEAF for v in o):  # one string for the lot (e.g. a coverage point: date, percent)
             out.append("[" + inner + ("," + inner).join([_LEAF[type(v)](v) for v in o]) + nl + "]")
             return
-        sep = "[" + inner
+        sep, inner2 = "[" + inner, inner + "  "
         for v in o:
-            out.append(sep)
-            _encode(v, inner, out)
+            tv = type(v)
+            if (tv is tuple or tv is list) and v and all(type(x) in _LEAF for x in v):  # e.g. coverage points
+                out.append(sep + "[" + inner2 + ("," + inner2).join([_LEAF[type(x)](x) for x in v]) + inner + "]")
+            else:
+                out.append(sep)
+                _encode(v, inner, out)
             sep = "," + inner
         out.append(nl + "]")
         return
@@ -120,8 +124,12 @@ def _encode(o: Any, nl: str, out: list[str]) -> None:
     inner = nl + "  "
     sep = "{" + inner
     for k, v in items:
-        out.append(sep + _encode_str(k) + ": ")
-        _encode(v, inner, out)
+        leaf = _LEAF.get(type(v))
+        if leaf is not None:
+            out.append(sep + _encode_str(k) + ": " + leaf(v))
+        else:
+            out.append(sep + _encode_str(k) + ": ")
+            _encode(v, inner, out)
         sep = "," + inner
     out.append("{}" if sep == "{" + inner else nl + "}")  # "{}": no keys (json.dumps writes it so)
 

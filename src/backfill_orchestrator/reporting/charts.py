@@ -97,8 +97,8 @@ def coverage_svg(title: str, points: Sequence[tuple[dt.date, float | None]], sta
         parts = [f"M{x(a):.2f},{y(0):.2f}"]
         d = a
         while d <= b:
-            v = values[d] or 0.0
-            parts.append(f"L{x(d):.2f},{y(v):.2f}L{x(d) + day_w:.2f},{y(v):.2f}")
+            xd, yv = x(d), y(values[d] or 0.0)
+            parts.append(f"L{xd:.2f},{yv:.2f}L{xd + day_w:.2f},{yv:.2f}")
             d += dt.timedelta(days=1)
         parts.append(f"L{x(b) + day_w:.2f},{y(0):.2f}Z")
         body.append(f"<path class='coverage' d='{''.join(parts)}' fill='{AREA_FILL}' stroke='{AREA_FILL}' "
@@ -201,6 +201,11 @@ def timeline_svg(rows: Sequence[tuple[str, dt.datetime | None, dt.datetime | Non
     return _svg(width, height, body, "phase timeline", "chart timeline-chart")
 
 
+_STRIP_FILL = {"ok": STRIP_OK, "low": STRIP_BAD, "missing": STRIP_BAD, "nodata": NO_DATA_FILL}
+_STRIP_WHY = {"ok": "at or above threshold", "low": "below threshold", "missing": "no rows, expected",
+              "nodata": "no rows"}
+
+
 def coverage_strips_svg(title: str, rows: Sequence[tuple[str, Sequence[tuple[dt.date, float | None]], float | None]],
                         start: dt.date, end: dt.date, missing: Iterable[dt.date] = (), width: int = 920) -> str:
     """All gated columns of one gate at a glance: one strip per column across the whole date range.
@@ -224,17 +229,16 @@ def coverage_strips_svg(title: str, rows: Sequence[tuple[str, Sequence[tuple[dt.
         classes = [("missing" if d in expected else "nodata") if v is None
                    else ("low" if threshold is not None and v < threshold else "ok")
                    for d, v in zip(days, map(values.get, days))]
-        body.append(f"<text x='{left - 8}' y='{yy + 12}' text-anchor='end' fill='#222' {FONT}>{escape(label)}</text>")
+        label_html = escape(label)  # the rest of a tip is dates, digits and words: nothing to escape
+        body.append(f"<text x='{left - 8}' y='{yy + 12}' text-anchor='end' fill='#222' {FONT}>{label_html}</text>")
         k = 0
         for cls, run in groupby(classes):
             n = len(list(run))
             a, b, k = days[k], days[k + n - 1], k + n
-            fill = {"ok": STRIP_OK, "low": STRIP_BAD, "missing": STRIP_BAD, "nodata": NO_DATA_FILL}[cls]
-            why = {"ok": "at or above threshold", "low": "below threshold", "missing": "no rows, expected",
-                   "nodata": "no rows"}[cls]
-            tip = f"{label} {a}..{b} ({n} dates): {why}" if n > 1 else f"{label} {a}: {why}"
+            fill, why = _STRIP_FILL[cls], _STRIP_WHY[cls]
+            tip = f"{label_html} {a}..{b} ({n} dates): {why}" if n > 1 else f"{label_html} {a}: {why}"
             body.append(f"<rect class='strip strip-{cls}' x='{x(a):.2f}' y='{yy + 2}' width='{max(n * day_w, 1.0):.2f}' "
-                        f"height='{row_h - 4}' fill='{fill}'><title>{escape(tip)}</title></rect>")
+                        f"height='{row_h - 4}' fill='{fill}'><title>{tip}</title></rect>")
     for t in date_ticks(start, end):
         y0 = top + row_h * max(len(rows), 1)
         anchor = "end" if x(t) > left + pw - 25 else "middle"

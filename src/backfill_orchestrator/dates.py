@@ -14,7 +14,6 @@ from typing import Iterable
 
 from .atomic import write_text_atomic
 from .errors import UsageError
-from .yamlsource import load_yaml
 
 
 def parse_date(text: str, what: str = "date") -> dt.date:
@@ -120,6 +119,8 @@ class Calendar:
 
 def load_calendar(path: str | Path) -> Calendar:
     """Read a season calendar: `seasons: [{name, start, regular_season_end, playoffs_end}, ...]`."""
+    from .yamlsource import load_yaml  # here: a job imports this module for its date files and needs no YAML
+
     root = load_yaml(path).keys({"seasons"}, {"seasons"})
     seasons = []
     for node in root["seasons"].items():

@@ -149,7 +149,8 @@ class Orchestrator:
         for a in self.options.adopt:
             if a.phase not in names:
                 self.config.phase(a.phase)
-        self.suites = load_gate_suites(self.config)
+        if not self.suites:  # loaded by check() already: not parsed and validated a second time by run()
+            self.suites = load_gate_suites(self.config)
 
     def check(self) -> None:
         """Refuse a bad --only / --adopt (one line) before the CLI prints or writes anything; `run` checks again

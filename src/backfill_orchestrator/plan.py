@@ -220,14 +220,16 @@ def _open_wh(config: PipelineConfig) -> Warehouse | None:
 
 
 def make_plan(config: PipelineConfig, run_state: RunState | str | Path | None = None, *, wh: Warehouse | None = None,
-              run_dir: Path | None = None, cost: bool = False, price: float | None = None) -> Plan:
+              run_dir: Path | None = None, cost: bool = False, price: float | None = None,
+              suites: dict[str, Suite] | None = None) -> Plan:
     """The plan of `config`. `run_state`: the run whose rates give the ETA (default: the newest runs of this
-    pipeline). `wh`: an open warehouse to use (default: open the config's). `run_dir`: for checkpoint paths
+    pipeline). `wh`: an open warehouse to use (default: open the config's). `suites`: the config's suites, when
+    the caller has loaded them already (default: load them). `run_dir`: for checkpoint paths
     that name {run_dir} (default: the latest run's directory). `cost`: on BigQuery, also dry-run each phase's
     job and gates (plan_cost.py) and price them at `price` per TiB (default: the list price)."""
     per_tib = price_per_tib(price) if cost and config.warehouse.kind == "bigquery" else None
     calendar = config.calendar()
-    suites = _load_suites(config)
+    suites = _load_suites(config) if suites is None else suites
     rates = _rate_history(config, run_state)
     if run_dir is None:
         runs = [r for r in list_runs(config.logs_dir) if r.pipeline == config.pipeline]

@@ -5,19 +5,38 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import io
 import json
+import math
 import os
 import sys
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
 
+_SCALARS = frozenset({str, int, bool, type(None)})  # exact types already JSON (a str-Enum is not: its .value is)
+
+
+@functools.cache
+def _public_fields(cls: type) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(cls) if not f.name.startswith("_"))
+
+
 def to_jsonable(obj: Any) -> Any:
     """Dataclasses, enums, dates, paths, sets and tuples -> plain JSON types (stable key order)."""
+    # exact types first, scalars inline: a run's report holds ~10^5 values (coverage points), a gate result ~10^4
+    t = type(obj)
+    if t in _SCALARS:
+        return obj
+    if t is list or t is tuple:
+        return [v if type(v) in _SCALARS else to_jsonable(v) for v in obj]
+    if t is dict:
+        return {str(k): v if type(v) in _SCALARS else to_jsonable(v) for k, v in obj.items()}
+    if t is dt.date or t is dt.datetime:
+        return obj.isoformat()
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)
-                if not f.name.startswith("_")}
+        return {name: to_jsonable(getattr(obj, name)) for name in _public_fields(t)}
     if isinstance(obj, enum.Enum):
         return obj.value
     if isinstance(obj, (dt.datetime, dt.date)):
@@ -35,7 +54,84 @@ def to_jsonable(obj: Any) -> Any:
 
 
 def dumps(obj: Any) -> str:
-    return json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False)
+    """`json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False)`, byte for byte, in one pass and several times
+    faster: given an indent the standard library encodes in pure Python through nested generators, and a run's
+    report.json holds ~10^5 values."""
+    out: list[str] = []
+    _encode(obj, "\n", out)
+    return "".join(out)
+
+
+_encode_str = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) uses (its C version if built)
+
+
+def _float(f: float) -> str:
+    if f != f:
+        return "null"  # to_jsonable's NaN -> None
+    if math.isinf(f):
+        return "Infinity" if f > 0 else "-Infinity"
+    return float.__repr__(f)
+
+
+# exact type -> its JSON text, for the values that are neither containers nor need to_jsonable's general rules
+_LEAF: dict[type, Callable[[Any], str]] = {
+    str: _encode_str, int: int.__repr__, float: _float, bool: lambda b: "true" if b else "false",
+    type(None): lambda _: "null", dt.date: lambda d: f'"{d.isoformat()}"', dt.datetime: lambda d: f'"{d.isoformat()}"',
+}
+
+
+def _encode(o: Any, nl: str, out: list[str]) -> None:
+    """Append the JSON of to_jsonable(o) to `out`; `nl`: newline + the current indent."""
+    t = type(o)
+    leaf = _LEAF.get(t)
+    if leaf is not None:
+        out.append(leaf(o))
+        return
+    if t is list or t is tuple:
+        if not o:
+            out.append("[]")
+            return
+        inner = nl + "  "
+        if all(type(v) in _LEAF for v in o):  # one string for the lot (e.g. a coverage point: date, percent)
+            out.append("[" + inner + ("," + inner).join([_LEAF[type(v)](v) for v in o]) + nl + "]")
+            return
+        sep, inner2 = "[" + inner, inner + "  "
+        for v in o:
+            tv = type(v)
+            if (tv is tuple or tv is list) and v and all(type(x) in _LEAF for x in v):  # e.g. coverage points
+                out.append(sep + "[" + inner2 + ("," + inner2).join([_LEAF[type(x)](x) for x in v]) + inner + "]")
+            else:
+                out.append(sep)
+                _encode(v, inner, out)
+            sep = "," + inner
+        out.append(nl + "]")
+        return
+    if t is dict:
+        items: Any = {str(k): v for k, v in o.items()}.items()  # 1 and "1": one key, as in to_jsonable
+    elif dataclasses.is_dataclass(o) and not isinstance(o, type):
+        items = ((name, getattr(o, name)) for name in _public_fields(t))
+    else:  # enums, paths, sets, subclasses of the plain types, unknown types: to_jsonable's rules
+        j = to_jsonable(o)
+        if j is not o:
+            _encode(j, nl, out)
+        elif isinstance(o, str):
+            out.append(_encode_str(o))
+        elif isinstance(o, (int, float)) and not isinstance(o, bool):
+            out.append(int.__repr__(o) if isinstance(o, int) else _float(o))
+        else:
+            raise TypeError(f"Object of type {t.__name__} is not JSON serializable")
+        return
+    inner = nl + "  "
+    sep = "{" + inner
+    for k, v in items:
+        leaf = _LEAF.get(type(v))
+        if leaf is not None:
+            out.append(sep + _encode_str(k) + ": " + leaf(v))
+        else:
+            out.append(sep + _encode_str(k) + ": ")
+            _encode(v, inner, out)
+        sep = "," + inner
+    out.append("{}" if sep == "{" + inner else nl + "}")  # "{}": no keys (json.dumps writes it so)
 
 
 def stdout_is_tty() -> bool:

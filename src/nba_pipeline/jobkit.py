@@ -9,7 +9,6 @@ from __future__ import annotations
 import abc
 import argparse
 import datetime as dt
-import hashlib
 import os
 import shlex
 import signal
@@ -314,6 +313,8 @@ def select_dates(args: argparse.Namespace) -> list[dt.date] | None:
 
 def default_checkpoint(job: str, warehouse: str) -> Path:
     # one checkpoint per job AND warehouse, so a run against another database never resumes from this one
+    import hashlib  # here: a job given --checkpoint (every orchestrated one) never loads OpenSSL for it
+
     tag = hashlib.sha1(warehouse.encode()).hexdigest()[:8]
     return CHECKPOINT_DIR / f"{job}-{tag}.json"
 

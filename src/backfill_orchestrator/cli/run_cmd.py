@@ -55,8 +55,9 @@ def run_cmd(config: str, adopt: tuple[str, ...], dry_run: bool, stop_phases_on_e
     orch = Orchestrator.new_run(cfg, opts)
     orch.check()  # gates' suites, --only, --adopt: refused before anything is printed or started
     ignore_hangup()
-    # the plan is printed once the lock is held: a run refused by the lock prints only the refusal
-    _done(orch.run(on_locked=lambda: click.echo(make_plan(cfg).text())))
+    # the plan is printed once the lock is held: a run refused by the lock prints only the refusal; it reads the
+    # suites the check above loaded (the gates' suites: all the plan looks at without --cost)
+    _done(orch.run(on_locked=lambda: click.echo(make_plan(cfg, suites=orch.suites).text())))
 
 
 @click.command("resume")

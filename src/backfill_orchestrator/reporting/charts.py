@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from html import escape
+from itertools import groupby
 from typing import Iterable, Sequence
 
 from ..dates import compress_ranges
@@ -79,8 +80,8 @@ def coverage_svg(title: str, points: Sequence[tuple[dt.date, float | None]], sta
 
     body = [f"<rect x='{left}' y='{top}' width='{_f(pw)}' height='{ph}' fill='#fafafa' stroke='#d0d0d0'/>"]
     expected = {d for d in missing if start <= d <= end}
-    no_rows = [start + dt.timedelta(days=i) for i in range(ndays)
-               if values.get(start + dt.timedelta(days=i)) is None and start + dt.timedelta(days=i) not in expected]
+    no_rows = [d for d in (start + dt.timedelta(days=i) for i in range(ndays))
+               if values.get(d) is None and d not in expected]
     low = [d for d, v in values.items() if v is not None and threshold is not None and v < threshold]
     for cls, fill, dates, why in (("nodata", NO_DATA_FILL, no_rows, "no rows"),
                                   ("gap", GAP_FILL, sorted(expected), "no rows, expected"),
@@ -96,8 +97,8 @@ def coverage_svg(title: str, points: Sequence[tuple[dt.date, float | None]], sta
         parts = [f"M{x(a):.2f},{y(0):.2f}"]
         d = a
         while d <= b:
-            v = values[d] or 0.0
-            parts.append(f"L{x(d):.2f},{y(v):.2f}L{x(d) + day_w:.2f},{y(v):.2f}")
+            xd, yv = x(d), y(values[d] or 0.0)
+            parts.append(f"L{xd:.2f},{yv:.2f}L{xd + day_w:.2f},{yv:.2f}")
             d += dt.timedelta(days=1)
         parts.append(f"L{x(b) + day_w:.2f},{y(0):.2f}Z")
         body.append(f"<path class='coverage' d='{''.join(parts)}' fill='{AREA_FILL}' stroke='{AREA_FILL}' "
@@ -200,6 +201,11 @@ def timeline_svg(rows: Sequence[tuple[str, dt.datetime | None, dt.datetime | Non
     return _svg(width, height, body, "phase timeline", "chart timeline-chart")
 
 
+_STRIP_FILL = {"ok": STRIP_OK, "low": STRIP_BAD, "missing": STRIP_BAD, "nodata": NO_DATA_FILL}
+_STRIP_WHY = {"ok": "at or above threshold", "low": "below threshold", "missing": "no rows, expected",
+              "nodata": "no rows"}
+
+
 def coverage_strips_svg(title: str, rows: Sequence[tuple[str, Sequence[tuple[dt.date, float | None]], float | None]],
                         start: dt.date, end: dt.date, missing: Iterable[dt.date] = (), width: int = 920) -> str:
     """All gated columns of one gate at a glance: one strip per column across the whole date range.
@@ -216,31 +222,23 @@ def coverage_strips_svg(title: str, rows: Sequence[tuple[str, Sequence[tuple[dt.
         return left + (d - start).days * day_w
 
     body: list[str] = []
+    days = [start + dt.timedelta(days=k) for k in range(ndays)]  # once for all strips: a report has ~30 of them
     for i, (label, points, threshold) in enumerate(rows):
         yy = top + i * row_h
         values = {d: v for d, v in points if start <= d <= end}
-        cls_of: list[tuple[dt.date, str]] = []
-        for k in range(ndays):
-            d = start + dt.timedelta(days=k)
-            v = values.get(d)
-            if v is None:
-                cls_of.append((d, "missing" if d in expected else "nodata"))
-            else:
-                cls_of.append((d, "low" if threshold is not None and v < threshold else "ok"))
-        body.append(f"<text x='{left - 8}' y='{yy + 12}' text-anchor='end' fill='#222' {FONT}>{escape(label)}</text>")
-        run_start = 0
-        for k in range(1, ndays + 1):
-            if k < ndays and cls_of[k][1] == cls_of[run_start][1]:
-                continue
-            a, b, cls = cls_of[run_start][0], cls_of[k - 1][0], cls_of[run_start][1]
-            fill = {"ok": STRIP_OK, "low": STRIP_BAD, "missing": STRIP_BAD, "nodata": NO_DATA_FILL}[cls]
-            n = (b - a).days + 1
-            why = {"ok": "at or above threshold", "low": "below threshold", "missing": "no rows, expected",
-                   "nodata": "no rows"}[cls]
-            tip = f"{label} {a}..{b} ({n} dates): {why}" if n > 1 else f"{label} {a}: {why}"
+        classes = [("missing" if d in expected else "nodata") if v is None
+                   else ("low" if threshold is not None and v < threshold else "ok")
+                   for d, v in zip(days, map(values.get, days))]
+        label_html = escape(label)  # the rest of a tip is dates, digits and words: nothing to escape
+        body.append(f"<text x='{left - 8}' y='{yy + 12}' text-anchor='end' fill='#222' {FONT}>{label_html}</text>")
+        k = 0
+        for cls, run in groupby(classes):
+            n = len(list(run))
+            a, b, k = days[k], days[k + n - 1], k + n
+            fill, why = _STRIP_FILL[cls], _STRIP_WHY[cls]
+            tip = f"{label_html} {a}..{b} ({n} dates): {why}" if n > 1 else f"{label_html} {a}: {why}"
             body.append(f"<rect class='strip strip-{cls}' x='{x(a):.2f}' y='{yy + 2}' width='{max(n * day_w, 1.0):.2f}' "
-                        f"height='{row_h - 4}' fill='{fill}'><title>{escape(tip)}</title></rect>")
-            run_start = k
+                        f"height='{row_h - 4}' fill='{fill}'><title>{tip}</title></rect>")
     for t in date_ticks(start, end):
         y0 = top + row_h * max(len(rows), 1)
         anchor = "end" if x(t) > left + pw - 25 else "middle"

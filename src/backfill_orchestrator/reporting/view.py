@@ -373,8 +373,10 @@ def _series(phase: str, g: GateRecord) -> list[CoverageSeries]:
     start, end = _date(r.get("start")), _date(r.get("end"))
     missing = missing_dates(r)
     out = []
+    parsed: dict[Any, dt.date | None] = {}  # every column of a gate has the same ~10^3 dates: each parsed once
     for column, pts in (r.get("series") or {}).items():
-        points = [(d, None if v is None else float(v)) for d, v in ((_date(p[0]), p[1]) for p in pts) if d]
+        days = [parsed[p[0]] if p[0] in parsed else parsed.setdefault(p[0], _date(p[0])) for p in pts]
+        points = [(d, None if p[1] is None else float(p[1])) for d, p in zip(days, pts) if d]
         if not points:
             continue
         # the coverage check on this column gives the line the chart compares against

@@ -47,6 +47,7 @@ def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "badcp.json").write_text('{"job": "player_game_summary", "done": ["2024-1')
     (tmp_path / "cfg").mkdir()
     (tmp_path / "cfg" / "badyaml.yaml").write_text("pipeline: x\n  bad: [\n")
+    (tmp_path / "cfg" / "bell.yaml").write_text("pipeline: x\nphases: [\x07]\n")
     suites, cal = ROOT / "config" / "suites", ROOT / "config" / "seasons.yaml"
     _config(tmp_path, "good.yaml", str(suites), str(cal), str(tmp_path / "wh.duckdb"))
     _config(tmp_path, "nosuites.yaml", "nosuch/suites", str(cal), str(tmp_path / "wh.duckdb"))
@@ -91,6 +92,7 @@ CASES = [
     ("plan-missing-calendar", ["plan", "cfg/nocal.yaml"], "calendar: file not found"),
     ("run-directory", ["run", "emptydir"], "'emptydir' is a directory"),
     ("run-bad-yaml", ["run", "cfg/badyaml.yaml"], "cfg/badyaml.yaml:2:"),
+    ("plan-control-character", ["plan", "cfg/bell.yaml"], "cfg/bell.yaml:2: not YAML: character #x0007"),
     ("run-missing-suites", ["run", "cfg/nosuites.yaml"], "suites[0]: no such file or directory"),
     # --adopt garbage: refused before the plan is printed or a run directory exists
     ("adopt-x", ["run", "cfg/good.yaml", "--adopt", "x"], "--adopt 'x': expected PHASE=PID"),

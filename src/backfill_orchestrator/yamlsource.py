@@ -261,6 +261,10 @@ def load_yaml(path: str | Path, env: Mapping[str, str] | None = None) -> Node:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 1
         raise ConfigError(f"{name}:{line}: YAML syntax error: {e.problem or e.context}") from None
+    except yaml.reader.ReaderError as e:  # a character YAML does not allow (a control character, ...)
+        line = text[:e.position].count("\n") + 1
+        char = e.character if isinstance(e.character, int) else ord(e.character)  # libyaml gives an int
+        raise ConfigError(f"{name}:{line}: not YAML: character #x{char:04x}: {e.reason}") from None
     if root is None:
         root = yaml.ScalarNode("tag:yaml.org,2002:null", "", yaml.Mark(name, 0, 0, 0, None, None))
     return Node(root, name, "", os.environ if env is None else env)

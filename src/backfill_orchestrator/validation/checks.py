@@ -75,7 +75,7 @@ class Plan:
 
 
 # --- planning -----------------------------------------------------------------------------------------
-def plan(check: Check, suite: Suite, scans: dict[str, c.Scan]) -> Plan:
+def plan(check: Check, suite: Suite, scans: dict[str, Any]) -> Plan:
     """Add this check's aggregates to the scans (creating upstream scans as needed)."""
     main = scans[MAIN]
     p = Plan()
@@ -105,19 +105,23 @@ def plan(check: Check, suite: Suite, scans: dict[str, c.Scan]) -> Plan:
         on("base", c.count_rows(main, w))
         on("bad", c.count_if(main, w, p.bad_rows))
     elif t == "unique":
-        # per date: rows and distinct keys, in the scan of the table the key belongs to (often already scanned
-        # as the upstream of a relative count, so the check costs two aggregates, not a query)
-        ref, key, scan = check.compare_to, MAIN, main
-        if ref is not None:
-            key = upstream_key(ref.table, ref.date_column or suite.date_column)
-            scan = scans.setdefault(key, c.Scan(ref.table, ref.date_column or suite.date_column))
-        where = ref.where if ref is not None else w
-        on("rows", c.count_rows(scan, where), key)
-        on("keys", c.distinct_keys(scan, check.columns, where), key)
+        # per date: rows and distinct keys of the table the key belongs to (this one, or `table:`), from one
+        # GROUP BY date + key part of the fused statement
+        ref = check.compare_to
+        table, date_column, where = (ref.table, ref.date_column or suite.date_column, ref.where) if ref \
+            else (suite.table, suite.date_column, w)
+        key = f"keys:{table}:{date_column}:{','.join(check.columns)}:{where or ''}"
+        ks = scans.get(key)
+        if ks is None:
+            ks = scans[key] = c.KeyScan(table, date_column, check.columns, where, f"k{len(scans)}_")
+        on("rows", ks.rows, key)  # type: ignore[union-attr]
+        on("keys", ks.keys, key)  # type: ignore[union-attr]
     if t in ("row_count", "distinct_count", "completeness") and check.compare_to is not None:
         ref = check.compare_to
         key = upstream_key(ref.table, ref.date_column or suite.date_column)
-        up = scans.setdefault(key, c.Scan(ref.table, ref.date_column or suite.date_column))
+        up = scans.get(key)
+        if up is None:
+            up = scans[key] = c.Scan(ref.table, ref.date_column or suite.date_column, prefix=f"u{len(scans)}_")
         if t == "distinct_count":
             on("up", c.count_distinct(up, ref.column or col, ref.where), key)  # type: ignore[arg-type]
         else:

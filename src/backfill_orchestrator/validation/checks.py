@@ -35,6 +35,7 @@ class Env:
     full: bool = False  # sampled checks ran on every row
     _totals: dict[tuple, float] = field(default_factory=dict, repr=False)
     _per_date: dict[tuple, dict[dt.date, float]] = field(default_factory=dict, repr=False)
+    _rows: dict[tuple, Any] = field(default_factory=dict, repr=False)
 
     @functools.cached_property
     def dates(self) -> list[dt.date]:
@@ -53,9 +54,11 @@ class Env:
         if memo not in self._per_date:
             # the hot loop of evaluation (aliases x dates): no function call per value, no date test when the
             # period covers every date of the scan
-            frame = self.frames[key]
-            rows = frame.items() if not frame or (a <= min(frame) and max(frame) <= b) else \
-                [(d, r) for d, r in frame.items() if a <= d <= b]
+            rows = self._rows.get((key, a, b))
+            if rows is None:  # the dates of a period are picked once for all its aliases
+                frame = self.frames[key]
+                rows = self._rows[(key, a, b)] = frame.items() if not frame or (a <= min(frame) and max(frame) <= b) \
+                    else [(d, r) for d, r in frame.items() if a <= d <= b]
             self._per_date[memo] = {d: 0.0 if (v := r.get(alias)) is None else float(v) for d, r in rows}
         return self._per_date[memo]
 

@@ -27,8 +27,9 @@ def test_clean_data_passes_every_check_in_few_statements(wh, suite_dir):
     bad = {n: (c.status, c.evidence) for n, c in checks.items() if c.status is not Status.PASS}
     assert bad == {}
     assert result.gate_status is Status.PASS and result.exit_code == 0
-    # 2 per-date scans (the table + its upstream), then one each: quantile, 3 grouped consistency, 2 custom SQL
-    assert len(result.queries) == 8
+    # ONE statement for every per-date part (the table, its upstream, the two keys, 3 grouped consistency),
+    # then one each: quantile, 2 custom SQL
+    assert len(result.queries) == 4
     assert checks["usage_mean"].observed == pytest.approx(20.0)
     assert checks["rows_vs_raw"].observed == 500
     assert result.series["usage_rate"][0] == (RANGE[0], 100.0)
@@ -151,7 +152,7 @@ def test_non_contiguous_baseline_rides_in_the_same_scan(wh, suite_dir):
     result, checks = run(wh, suite_dir, baseline=(dt.date(2024, 1, 2), dt.date(2024, 1, 10)))
     assert checks["usage_regression"].status is Status.PASS
     assert "2024-01-02..2024-01-10" in checks["usage_regression"].evidence
-    assert len(result.queries) == 8
+    assert len(result.queries) == 4
 
 
 def test_same_period_last_season_uses_the_calendar(wh, suite_dir):
@@ -236,7 +237,7 @@ def test_custom_sql_rows_with_sample_and_full(wh, suite_dir):
 def test_dry_run_returns_sql_and_runs_nothing(wh, suite_dir):
     result, _ = run(wh, suite_dir, dry_run=True)
     assert result.checks == [] and result.queries == []
-    assert len(result.dry_run_sql) == 8
+    assert len(result.dry_run_sql) == 4
     assert "GROUP BY" in result.dry_run_sql[0] and "dry run failed" not in "".join(result.dry_run_sql)
 
 
@@ -269,3 +270,34 @@ def test_failing_dates_are_data_on_every_date_shaped_check(wh, suite_dir):
         c = checks[name]
         assert c.status is Status.FAIL and len(c.failing_dates) == 1, (name, c.failing_dates, c.evidence)
         assert c.failing_dates[0].isoformat() in c.evidence  # the same date the text names
+
+
+def test_a_check_that_cannot_run_is_the_only_error(wh, suite_dir):
+    # `where` passes the suite's column check but fails at run time (team ids are not numbers): the fused
+    # statement fails, then the table's scan, then only that check's own piece; every other check is measured
+    text = """
+    suite: players
+    table: vt.player_games
+    date_column: game_date
+    checks:
+      - {name: bad_where, type: coverage, column: points, where: "CAST(team_id AS INT64) > 0", min: 1%}
+      - {name: usage_coverage, type: coverage, column: usage_rate, where: "points IS NOT NULL", min: 95%}
+      - {name: points_range, type: range, column: points, allowed: {min: 0, max: 100}}
+      - {name: rows_vs_raw, type: row_count, compare_to: {table: vt.raw_players}, min: 100%, max: 100%}
+      - {name: player_game_key, type: unique, columns: [game_id, player_id]}
+      - name: minutes_per_team_game
+        type: consistency
+        group_by: [game_id, team_id]
+        expression: SUM(minutes)
+        expected: {table: vt.team_games, expression: "MAX(240 + 25 * overtime)"}
+        tolerance: 0.5
+    """
+    result, checks = run(wh, suite_dir, text=text)
+    assert checks["bad_where"].status is Status.ERROR
+    assert checks["bad_where"].evidence.startswith("scan vt.player_games failed: ")
+    assert {n: c.status for n, c in checks.items() if n != "bad_where"} == dict.fromkeys(
+        ["usage_coverage", "points_range", "rows_vs_raw", "player_game_key", "minutes_per_team_game"], Status.PASS)
+    assert checks["rows_vs_raw"].observed == 500 and checks["points_range"].observed == 0
+    assert result.gate_status is Status.FAIL
+    clean, _ = run(wh, suite_dir, text=text.replace('where: "CAST(team_id AS INT64) > 0", ', ""))
+    assert [(c.observed, c.evidence) for c in clean.checks[1:]] == [(c.observed, c.evidence) for c in result.checks[1:]]

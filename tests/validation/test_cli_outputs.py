@@ -35,7 +35,7 @@ def test_pass_exit_0_plain_lines(setup):
     r = CliRunner().invoke(cli, setup())
     assert r.exit_code == 0, r.output
     lines = r.output.splitlines()
-    assert lines[0].startswith("players: vt.player_games 2024-02-01..2024-02-29: PASS (21 pass; 8 queries")
+    assert lines[0].startswith("players: vt.player_games 2024-02-01..2024-02-29: PASS (21 pass; 4 queries")
     assert len(lines) == 22 and all(line.startswith("  PASS ") for line in lines[1:])
     # aligned columns: the check names start at the same offset on every line
     assert len({line.index("critical") if "critical" in line else line.index("warning") for line in lines[1:]}) == 1
@@ -83,7 +83,7 @@ def test_table_selects_suites_and_dry_run_prints_sql(setup):
     r = CliRunner().invoke(cli, args + ["--dry-run"])
     assert r.exit_code == 0, r.output
     assert r.output.count("-- scan vt.player_games") == 1 and "GROUP BY bf_date" in r.output
-    assert "params: start=2024-01-01, end=2024-02-29" in r.output  # the baseline widened the scan
+    assert "scan_start=2024-01-01, scan_end=2024-02-29" in r.output  # the baseline widened the table's scan
     assert "COUNT_IF" in r.output  # the SQL as DuckDB runs it
 
 

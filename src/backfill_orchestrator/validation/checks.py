@@ -35,6 +35,7 @@ class Env:
     full: bool = False  # sampled checks ran on every row
     _totals: dict[tuple, float] = field(default_factory=dict, repr=False)
     _per_date: dict[tuple, dict[dt.date, float]] = field(default_factory=dict, repr=False)
+    _rows: dict[tuple, Any] = field(default_factory=dict, repr=False)
 
     @functools.cached_property
     def dates(self) -> list[dt.date]:
@@ -53,9 +54,11 @@ class Env:
         if memo not in self._per_date:
             # the hot loop of evaluation (aliases x dates): no function call per value, no date test when the
             # period covers every date of the scan
-            frame = self.frames[key]
-            rows = frame.items() if not frame or (a <= min(frame) and max(frame) <= b) else \
-                [(d, r) for d, r in frame.items() if a <= d <= b]
+            rows = self._rows.get((key, a, b))
+            if rows is None:  # the dates of a period are picked once for all its aliases
+                frame = self.frames[key]
+                rows = self._rows[(key, a, b)] = frame.items() if not frame or (a <= min(frame) and max(frame) <= b) \
+                    else [(d, r) for d, r in frame.items() if a <= d <= b]
             self._per_date[memo] = {d: 0.0 if (v := r.get(alias)) is None else float(v) for d, r in rows}
         return self._per_date[memo]
 
@@ -75,7 +78,7 @@ class Plan:
 
 
 # --- planning -----------------------------------------------------------------------------------------
-def plan(check: Check, suite: Suite, scans: dict[str, c.Scan]) -> Plan:
+def plan(check: Check, suite: Suite, scans: dict[str, Any]) -> Plan:
     """Add this check's aggregates to the scans (creating upstream scans as needed)."""
     main = scans[MAIN]
     p = Plan()
@@ -105,19 +108,23 @@ def plan(check: Check, suite: Suite, scans: dict[str, c.Scan]) -> Plan:
         on("base", c.count_rows(main, w))
         on("bad", c.count_if(main, w, p.bad_rows))
     elif t == "unique":
-        # per date: rows and distinct keys, in the scan of the table the key belongs to (often already scanned
-        # as the upstream of a relative count, so the check costs two aggregates, not a query)
-        ref, key, scan = check.compare_to, MAIN, main
-        if ref is not None:
-            key = upstream_key(ref.table, ref.date_column or suite.date_column)
-            scan = scans.setdefault(key, c.Scan(ref.table, ref.date_column or suite.date_column))
-        where = ref.where if ref is not None else w
-        on("rows", c.count_rows(scan, where), key)
-        on("keys", c.distinct_keys(scan, check.columns, where), key)
+        # per date: rows and distinct keys of the table the key belongs to (this one, or `table:`), from one
+        # GROUP BY date + key part of the fused statement
+        ref = check.compare_to
+        table, date_column, where = (ref.table, ref.date_column or suite.date_column, ref.where) if ref \
+            else (suite.table, suite.date_column, w)
+        key = f"keys:{table}:{date_column}:{','.join(check.columns)}:{where or ''}"
+        ks = scans.get(key)
+        if ks is None:
+            ks = scans[key] = c.KeyScan(table, date_column, check.columns, where, f"k{len(scans)}_")
+        on("rows", ks.rows, key)  # type: ignore[union-attr]
+        on("keys", ks.keys, key)  # type: ignore[union-attr]
     if t in ("row_count", "distinct_count", "completeness") and check.compare_to is not None:
         ref = check.compare_to
         key = upstream_key(ref.table, ref.date_column or suite.date_column)
-        up = scans.setdefault(key, c.Scan(ref.table, ref.date_column or suite.date_column))
+        up = scans.get(key)
+        if up is None:
+            up = scans[key] = c.Scan(ref.table, ref.date_column or suite.date_column, prefix=f"u{len(scans)}_")
         if t == "distinct_count":
             on("up", c.count_distinct(up, ref.column or col, ref.where), key)  # type: ignore[arg-type]
         else:

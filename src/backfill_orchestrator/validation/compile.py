@@ -1,11 +1,14 @@
 """Checks -> as few SQL statements as possible, all written once in BigQuery standard SQL.
 
-Every single-table aggregate check of a suite becomes a few aggregate columns of ONE `GROUP BY date` scan of
-its table (identical aggregates are shared); the per-date result is small and the checks are evaluated from it
-in Python (checks.py). The baseline period rides in the same scan: the date filter is widened to the union of
-the range and the baseline ranges, and each row's date says which period it belongs to. Upstream tables of
-relative counts and completeness get one such scan each. Grouped/cross-table consistency, quantiles and custom
-SQL are one query each. Example rows are fetched only for checks that failed.
+Every single-table aggregate check of a suite becomes a few aggregate columns of a `GROUP BY date` scan of its
+table (identical aggregates are shared); the per-date result is small and the checks are evaluated from it in
+Python (checks.py). The baseline period rides in the same scan: the date filter is widened to the union of the
+range and the baseline ranges, and each row's date says which period it belongs to. Upstream tables of relative
+counts and completeness get one such scan each; a unique check counts its key's groups per date (a `GROUP BY
+date, key` counted per date: exact, NULL equal to NULL, and much cheaper than COUNT(DISTINCT) of a built string);
+grouped consistency is one per-date query. All these per-date parts are then fused into ONE statement (`fuse`):
+each part keeps its own columns (aliases are unique across parts) and one row per date comes back. Quantiles
+and custom SQL are one query each. Example rows are fetched only for checks that failed.
 """
 from __future__ import annotations
 
@@ -22,37 +25,97 @@ ROWS = "bf_rows"
 
 @dataclass
 class Scan:
-    """One `SELECT date, aggregates... FROM table WHERE date in ranges GROUP BY date`."""
+    """One `SELECT date, aggregates... FROM table WHERE date in ranges GROUP BY date`. `prefix` makes its
+    aliases unique among the parts of a fused statement (the suite's own table keeps none)."""
 
     table: str
     date_column: str
+    prefix: str = ""
+    param: str = ""  # prefix of its date parameters (the suite's table reads the baseline too: other values)
     aggs: dict[str, str] = field(default_factory=dict)  # alias -> BigQuery SQL aggregate
     _by_expr: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> str:
+        """The alias of COUNT(*): never NULL on a date the scan has, so it also says the date is there."""
+        return f"{self.prefix}{ROWS}"
 
     def add(self, expr: str) -> str:
         """The alias of `expr` in this scan (shared when two checks need the same aggregate)."""
         key = " ".join(expr.split())
         if key not in self._by_expr:
-            alias = f"a{len(self.aggs)}"
+            alias = f"{self.prefix}a{len(self.aggs)}"
             self._by_expr[key] = alias
             self.aggs[alias] = expr
         return self._by_expr[key]
 
-    def sql(self, ranges: list[tuple[dt.date, dt.date]]) -> tuple[str, dict[str, Any]]:
-        cols = ",\n  ".join([f"{self.date_column} AS {DATE}", f"COUNT(*) AS {ROWS}"]
+    def columns(self) -> list[str]:
+        return [self.rows, *self.aggs]
+
+    def sql(self, ranges: list[tuple[dt.date, dt.date]], *, ordered: bool = True) -> tuple[str, dict[str, Any]]:
+        cols = ",\n  ".join([f"{self.date_column} AS {DATE}", f"COUNT(*) AS {self.rows}"]
                             + [f"{e} AS {a}" for a, e in self.aggs.items()])
+        cond, params = date_filter(self.date_column, ranges, self.param)
+        return (f"SELECT\n  {cols}\nFROM {self.table}\nWHERE {cond}\nGROUP BY {DATE}"
+                + (f"\nORDER BY {DATE}" if ordered else ""), params)
+
+
+@dataclass
+class KeyScan:
+    """Per date: the rows (matching `where`) and how many distinct keys they hold, from one `GROUP BY date, key`
+    (NULL equals NULL there, as a key should). Rows minus keys is what a unique check counts."""
+
+    table: str
+    date_column: str
+    columns_: tuple[str, ...]
+    where: str | None
+    prefix: str
+
+    @property
+    def rows(self) -> str:
+        return f"{self.prefix}{ROWS}"
+
+    @property
+    def keys(self) -> str:
+        return f"{self.prefix}keys"
+
+    def columns(self) -> list[str]:
+        return [self.rows, self.keys]
+
+    def sql(self, ranges: list[tuple[dt.date, dt.date]], *, ordered: bool = True) -> tuple[str, dict[str, Any]]:
         cond, params = date_filter(self.date_column, ranges)
-        return (f"SELECT\n  {cols}\nFROM {self.table}\nWHERE {cond}\nGROUP BY {DATE}\nORDER BY {DATE}", params)
+        keys = ", ".join(self.columns_)
+        return (f"SELECT {DATE}, SUM(n) AS {self.rows}, COUNT(*) AS {self.keys} FROM (\n"
+                f"  SELECT {self.date_column} AS {DATE}, COUNT(*) AS n FROM {self.table}\n"
+                f"  WHERE {_and(self.where, cond)}\n  GROUP BY {DATE}, {keys}\n) AS k\nGROUP BY {DATE}"
+                + (f"\nORDER BY {DATE}" if ordered else ""), params)
 
 
-def date_filter(column: str, ranges: list[tuple[dt.date, dt.date]]) -> tuple[str, dict[str, Any]]:
-    """`column BETWEEN @start AND @end` for one range; ORed ranges (non-contiguous baseline) otherwise."""
+def fuse(parts: list[tuple[str, list[str]]]) -> str:
+    """ONE statement of several per-date queries (sql, its columns other than the date): one row per date that
+    any of them has, each part's columns NULL on the dates it has not. The parts are stacked (UNION ALL, each
+    padded with NULLs) and folded per date with MAX of the one value there is: every part is read once, with
+    no join, in SQL both warehouses run."""
+    every = [col for _, cols in parts for col in cols]
+    branches = []
+    for i, (sql, cols) in enumerate(parts):
+        mine = set(cols)
+        pick = ", ".join(f"p{i}.{col}" if col in mine else f"NULL AS {col}" for col in every)
+        branches.append(f"SELECT p{i}.{DATE} AS {DATE}, {pick}\nFROM (\n{sql}\n) AS p{i}")
+    folded = ",\n  ".join(f"MAX({col}) AS {col}" for col in every)
+    union = "\nUNION ALL\n".join(branches)
+    return f"SELECT\n  {DATE},\n  {folded}\nFROM (\n{union}\n) AS parts\nGROUP BY {DATE}\nORDER BY {DATE}"
+
+
+def date_filter(column: str, ranges: list[tuple[dt.date, dt.date]], name: str = "") -> tuple[str, dict[str, Any]]:
+    """`column BETWEEN @start AND @end` for one range; ORed ranges (non-contiguous baseline) otherwise.
+    `name` prefixes the parameters (parts of one statement that filter on other dates)."""
     if len(ranges) == 1:
-        return f"{column} BETWEEN @start AND @end", {"start": ranges[0][0], "end": ranges[0][1]}
+        return f"{column} BETWEEN @{name}start AND @{name}end", {f"{name}start": ranges[0][0], f"{name}end": ranges[0][1]}
     parts, params = [], {}
     for i, (a, b) in enumerate(ranges):
-        parts.append(f"{column} BETWEEN @start{i} AND @end{i}")
-        params[f"start{i}"], params[f"end{i}"] = a, b
+        parts.append(f"{column} BETWEEN @{name}start{i} AND @{name}end{i}")
+        params[f"{name}start{i}"], params[f"{name}end{i}"] = a, b
     return "(" + " OR ".join(parts) + ")", params
 
 
@@ -73,7 +136,7 @@ def _and(where: str | None, cond: str) -> str:
 
 
 def count_rows(scan: Scan, where: str | None) -> str:
-    return scan.add(f"COUNTIF({where})") if where else ROWS
+    return scan.add(f"COUNTIF({where})") if where else scan.rows
 
 
 def count_nonnull(scan: Scan, column: str, where: str | None) -> str:
@@ -96,21 +159,6 @@ def moments(scan: Scan, column: str, where: str | None) -> dict[str, str]:
             "min": scan.add(f"MIN({f})"), "max": scan.add(f"MAX({f})")}
 
 
-def key_text(columns: tuple[str, ...]) -> str:
-    """One STRING per key, equal exactly when every column is equal (NULL equals NULL): each part is its
-    length and its text, so ('a|b', 'c') and ('a', 'b|c') never meet. COUNT(DISTINCT) takes one expression."""
-    if len(columns) == 1:
-        return f"COALESCE(CAST({columns[0]} AS STRING), '~')"
-    parts = [f"COALESCE(CONCAT(CAST(LENGTH(CAST({c} AS STRING)) AS STRING), ':', CAST({c} AS STRING)), '~')"
-             for c in columns]
-    return f"CONCAT({', '.join(parts)})"
-
-
-def distinct_keys(scan: Scan, columns: tuple[str, ...], where: str | None) -> str:
-    key = key_text(columns)
-    return scan.add(f"COUNT(DISTINCT IF({where}, {key}, NULL))" if where else f"COUNT(DISTINCT {key})")
-
-
 def outside(column: str, lo: float | None, hi: float | None) -> str:
     parts = ([f"{column} < {lo!r}"] if lo is not None else []) + ([f"{column} > {hi!r}"] if hi is not None else [])
     return " OR ".join(parts)
@@ -121,8 +169,9 @@ def mismatch(expression: str, expected: str, tolerance: float) -> str:
 
 
 # --- one query per check -----------------------------------------------------------------------------
-def grouped_consistency_sql(suite: Suite, check: Check) -> tuple[str, dict[str, Any]]:
-    """Per date: groups, and groups where the aggregate differs from what is expected (or either is NULL)."""
+def grouped_consistency_sql(suite: Suite, check: Check, prefix: str = "", *, ordered: bool = True) -> tuple[str, dict[str, Any]]:
+    """Per date: groups, and groups where the aggregate differs from what is expected (or either is NULL).
+    `prefix`: of the two count columns (`groups`, `bad`), unique among the parts of a fused statement."""
     left = _group_cte(suite.table, suite.date_column, check.group_by, check.expression, check.where)
     if check.compare_to is not None:
         ref = check.compare_to
@@ -139,8 +188,8 @@ def grouped_consistency_sql(suite: Suite, check: Check) -> tuple[str, dict[str, 
         bad = f"l.v IS NULL OR {expected} IS NULL OR ABS(l.v - {expected}) > {check.tolerance!r}"
         body = f"WITH l AS ({left})\n"
         frm = "FROM l"
-    sql = (f"{body}SELECT l.{DATE} AS {DATE}, COUNT(*) AS groups, COUNTIF({bad}) AS bad\n{frm}\n"
-           f"GROUP BY {DATE}\nORDER BY {DATE}")
+    sql = (f"{body}SELECT l.{DATE} AS {DATE}, COUNT(*) AS {prefix}groups, COUNTIF({bad}) AS {prefix}bad\n{frm}\n"
+           f"GROUP BY {DATE}" + (f"\nORDER BY {DATE}" if ordered else ""))
     return sql, {}
 
 

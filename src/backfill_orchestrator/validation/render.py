@@ -28,7 +28,11 @@ def headline(r: SuiteResult) -> str:
     counts = ", ".join(f"{n} {k}" for k, n in r.counts().items() if n)
     secs = sum(q.seconds for q in r.queries)
     return (f"{r.suite}: {r.table} {r.start}..{r.end}: {_MARK[r.gate_status]} ({counts or 'no checks'}; "
-            f"{len(r.queries)} queries, {secs:.2f}s)")
+            f"{_queries(r)}, {secs:.2f}s)")
+
+
+def _queries(r: SuiteResult) -> str:
+    return f"{len(r.queries)} quer{'y' if len(r.queries) == 1 else 'ies'}"
 
 
 def plain(results: list[SuiteResult]) -> str:
@@ -102,7 +106,7 @@ def markdown(results: list[SuiteResult]) -> str:
         out += [f"## {r.suite}: **{_MARK[r.gate_status]}**", "",
                 f"Table `{r.table}`, dates {r.start}..{r.end}"
                 + (f", baseline {r.baseline[0]}..{r.baseline[1]}" if r.baseline else "")
-                + f"; {len(r.queries)} queries in {sum(q.seconds for q in r.queries):.2f}s.", "",
+                + f"; {_queries(r)} in {sum(q.seconds for q in r.queries):.2f}s.", "",
                 "| status | severity | check | type | observed | threshold | evidence |",
                 "|---|---|---|---|---|---|---|"]
         for c in r.checks:

@@ -1,11 +1,16 @@
-"""Run a suite over a date range: bind, compile to few queries, run them, evaluate, fetch examples of failures."""
+"""Run a suite over a date range: bind, compile to few queries, run them, evaluate, fetch examples of failures.
+
+The per-date parts (the scans of each table, the key counts of unique checks, grouped consistency) run as ONE
+fused statement. If it fails, each part runs alone, so that a part that cannot run makes only the checks that
+need it ERROR (with that part's own error), exactly as if nothing had been fused.
+"""
 from __future__ import annotations
 
 import datetime as dt
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from ..dates import Calendar
 from ..errors import BackfillError, UsageError
@@ -26,6 +31,13 @@ class Query:
     params: dict[str, Any]
     checks: list[str] = field(default_factory=list)  # names of the checks that need its result
     key: str = ""  # scan key (per-date scans) or check name (a check's own query)
+    columns: list[str] = field(default_factory=list)  # a per-date part's columns; the first one says "date here"
+    parts: list["Query"] = field(default_factory=list)  # a fused statement's parts (each runnable alone)
+    unordered: str = ""  # a per-date part's SQL without ORDER BY: what the fused statement is made of
+    split: Callable[[], list["Query"]] | None = None  # a scan part as one query per check that uses it
+
+
+GROUPED = "grouped:"  # key prefix of a grouped consistency part (its rows go to env.own, not env.frames)
 
 
 def run_suite(wh: Warehouse, suite: Suite, start: dt.date, end: dt.date, *,
@@ -48,7 +60,7 @@ def run_suite(wh: Warehouse, suite: Suite, start: dt.date, end: dt.date, *,
 
     baselines = {ch.name: baseline_range(ch.baseline or suite.baseline, start, end, calendar, baseline)
                  for ch in live if ch.type == "regression"}
-    scans = {ev.MAIN: c.Scan(suite.table, suite.date_column)}
+    scans: dict[str, Any] = {ev.MAIN: c.Scan(suite.table, suite.date_column, param="scan_")}
     plans = {ch.name: ev.plan(ch, suite, scans) for ch in live}
     queries = _queries(suite, live, plans, scans, start, end, baselines, full)
 
@@ -59,17 +71,22 @@ def run_suite(wh: Warehouse, suite: Suite, start: dt.date, end: dt.date, *,
     env = ev.Env(suite, start, end, {k: {} for k in scans}, calendar,
                  {k: v for k, v in baselines.items()}, full=full)
     stats = []
-    for q, outcome, stat in _run_all(wh, queries):
+    done = _run_all(wh, queries)
+    # A failed statement is narrowed down until only the checks that cannot run fail: the fused statement runs
+    # as its parts, a scan part as one query per check (its own aggregates only).
+    while failed := [q for q, outcome, _ in done if isinstance(outcome, BackfillError) and (q.parts or q.split)]:
+        log.info("validate %s: %s failed; running it in pieces", suite.name, ", ".join(q.label for q in failed))
+        gone = {id(q) for q in failed}
+        done = [d for d in done if id(d[0]) not in gone] + _run_all(wh, [p for q in failed for p in q.parts or q.split()])
+    for q, outcome, stat in done:
         if isinstance(outcome, BackfillError):
             for name in q.checks:
                 errors.setdefault(name, f"{q.label} failed: {outcome}")
             log.warning("validate %s: %s failed: %s", suite.name, q.label, outcome)
             continue
         stats.append(_log(suite, q, stat))
-        if q.key in scans:
-            env.frames[q.key] = {ev._date(r[c.DATE]): r for r in outcome}
-        else:
-            env.own[q.key] = outcome
+        for part in q.parts or [q]:
+            _keep(env, part, outcome)
 
     results: list[CheckResult] = []
     for ch in suite.checks:
@@ -115,10 +132,30 @@ def _shift_year(d: dt.date) -> dt.date:
         return d.replace(year=d.year - 1, day=28)
 
 
-def _queries(suite: Suite, live: list[Check], plans: dict[str, ev.Plan], scans: dict[str, c.Scan],
+def _keep(env: ev.Env, part: Query, rows: list[dict[str, Any]]) -> None:
+    """A per-date part's rows (alone, or within a fused statement's rows: the dates where its first column is
+    not NULL) into what evaluation reads; a check's own query's rows as they are."""
+    if not part.columns:
+        env.own[part.key] = rows
+        return
+    present = part.columns[0]
+    if part.key.startswith(GROUPED):
+        groups, bad = part.columns
+        env.own[part.key[len(GROUPED):]] = [{c.DATE: r[c.DATE], "groups": r[groups], "bad": r[bad]}
+                                            for r in rows if r[present] is not None]
+    elif not (frame := env.frames.get(part.key)):
+        env.frames[part.key] = {ev._date(r[c.DATE]): r for r in rows if r[present] is not None}
+    else:  # one check's piece of a scan that had to be split: its columns join the others'
+        for r in rows:
+            if r[present] is not None:
+                d = ev._date(r[c.DATE])
+                frame[d] = {**frame[d], **r} if d in frame else r
+
+
+def _queries(suite: Suite, live: list[Check], plans: dict[str, ev.Plan], scans: dict[str, Any],
              start: dt.date, end: dt.date, baselines: dict[str, tuple[dt.date, dt.date] | str],
              full: bool) -> list[Query]:
-    out: list[Query] = []
+    parts: list[Query] = []
     users: dict[str, list[str]] = {k: [] for k in scans}
     for ch in live:
         for key in set(plans[ch.name].scans.values()):
@@ -126,20 +163,58 @@ def _queries(suite: Suite, live: list[Check], plans: dict[str, ev.Plan], scans: 
     ranges = c.merge_ranges([(start, end)] + [b for b in baselines.values() if isinstance(b, tuple)])
     for key, scan in scans.items():
         if users[key]:
-            sql, params = scan.sql(ranges if key == ev.MAIN else [(start, end)])
-            out.append(Query(f"scan {scan.table}", sql, params, users[key], key))
+            on = ranges if key == ev.MAIN else [(start, end)]
+            part = _part(f"scan {scan.table}", key, scan.sql, on, scan.columns(), users[key])
+            if isinstance(scan, c.Scan) and len(users[key]) > 1:
+                part.split = lambda key=key, scan=scan, on=on: [_piece(scan, key, plans[n], on, n) for n in users[key]]
+            parts.append(part)
     window = {"start": start, "end": end}
-    for ch in live:
+    own: list[Query] = []
+    for i, ch in enumerate(live):
         if ch.grouped:
-            sql, _ = c.grouped_consistency_sql(suite, ch)
-            out.append(Query(f"check {ch.name}", sql, window, [ch.name], ch.name))
+            prefix = f"g{i}_"
+            parts.append(_part(f"check {ch.name}", GROUPED + ch.name,
+                               lambda _, ordered: (c.grouped_consistency_sql(suite, ch, prefix, ordered=ordered)[0],
+                                                   window),
+                               None, [f"{prefix}groups", f"{prefix}bad"], [ch.name]))
         elif ch.type == "statistics" and ch.stat == "quantile":
-            out.append(Query(f"check {ch.name}", c.quantile_sql(suite, ch), {**window, "q": ch.quantile},
+            own.append(Query(f"check {ch.name}", c.quantile_sql(suite, ch), {**window, "q": ch.quantile},
                              [ch.name], ch.name))
         elif ch.type == "custom_sql":
             sql = ch.sql if ch.returns == "value" else f"SELECT COUNT(*) AS n FROM ({ch.sql}) AS failing"
-            out.append(Query(f"check {ch.name}", sql, _custom_params(ch, start, end, full), [ch.name], ch.name))
-    return out
+            own.append(Query(f"check {ch.name}", sql, _custom_params(ch, start, end, full), [ch.name], ch.name))
+    return _fused(parts) + own
+
+
+def _part(label: str, key: str, sql: Callable[..., tuple[str, dict[str, Any]]], ranges: Any, columns: list[str],
+          checks: list[str]) -> Query:
+    """A per-date part, runnable alone (ordered by date); its unordered form is kept for fusion."""
+    text, params = sql(ranges, ordered=True)
+    return Query(label, text, params, list(checks), key, list(columns), unordered=sql(ranges, ordered=False)[0])
+
+
+def _piece(scan: c.Scan, key: str, plan: ev.Plan, ranges: list[tuple[dt.date, dt.date]], check: str) -> Query:
+    """One check's aggregates of `scan` alone (same aliases), for when the whole scan cannot run."""
+    mine = {plan.roles[role] for role, k in plan.scans.items() if k == key}
+    piece = c.Scan(scan.table, scan.date_column, scan.prefix, scan.param,
+                   {a: e for a, e in scan.aggs.items() if a in mine})
+    return _part(f"scan {scan.table}", key, piece.sql, ranges, piece.columns(), [check])
+
+
+def _fused(parts: list[Query]) -> list[Query]:
+    """The per-date parts as one statement (a single part: itself). Parts whose parameters of the same name
+    disagree are not fused (the compiler never makes such parts; this keeps it true if that ever changes)."""
+    if len(parts) <= 1:
+        return parts
+    params: dict[str, Any] = {}
+    for p in parts:
+        for k, v in c.used_params(p.sql, p.params).items():
+            if params.setdefault(k, v) != v:
+                return parts
+    sql = c.fuse([(p.unordered, p.columns) for p in parts])
+    tables = list(dict.fromkeys(p.label.split(" ", 1)[1] for p in parts if p.label.startswith("scan ")))
+    label = f"scan {', '.join(tables)}" + (f" (+{len(parts) - len(tables)} more)" if len(parts) > len(tables) else "")
+    return [Query(label, sql, params, [n for p in parts for n in p.checks], "", [], parts)]
 
 
 def _custom_params(ch: Check, start: dt.date, end: dt.date, full: bool) -> dict[str, Any]:

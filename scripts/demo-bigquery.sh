@@ -17,7 +17,6 @@ case "${1:-}" in
 esac
 
 run_dir=logs/demo-bigquery
-START_DEADLINE=${BACKFILL_BQEMU_START_DEADLINE:-60}
 EMU_PID=""
 
 # shellcheck disable=SC2317  # reached through the EXIT trap, which shellcheck does not follow
@@ -35,26 +34,8 @@ trap 'exit 143' TERM
 
 ensure_venv
 ensure_bqemu_venv
-mkdir -p "$run_dir"
-rm -f "$run_dir/bqemu.port"
-# its own process group (set -m), so that it is stopped as a whole and a Ctrl-C for `backfill` does not reach it
-set -m
-.venv-bqemu/bin/python scripts/bqemu.py --port-file "$run_dir/bqemu.port" --staging-dir "$run_dir/uploads" \
-  >"$run_dir/bqemu.log" 2>&1 &
-EMU_PID=$!
-set +m
-deadline=$(awk -v t="$(now)" -v g="$START_DEADLINE" 'BEGIN { printf "%.3f", t + g }')
-while :; do
-  _alive "$EMU_PID" || die "the BigQuery emulator exited during start (log: $run_dir/bqemu.log)"
-  if [[ -s $run_dir/bqemu.port ]]; then
-    endpoint="http://127.0.0.1:$(<"$run_dir/bqemu.port")"
-    http_ok "$endpoint/readyz" && break
-  fi
-  if awk -v t="$(now)" -v d="$deadline" 'BEGIN { exit !(t > d) }'; then
-    die "the BigQuery emulator was not ready within ${START_DEADLINE}s (log: $run_dir/bqemu.log)"
-  fi
-  sleep 0.05
-done
+start_bqemu "$run_dir"
+endpoint=$BQEMU_ENDPOINT
 say "demo-bigquery: BigQuery emulator at $endpoint (pid $EMU_PID, log $run_dir/bqemu.log)"
 
 export BACKFILL_BQ_PROJECT=test-project BACKFILL_BQ_ENDPOINT=$endpoint BACKFILL_BQ_LOCATION=US

@@ -4,6 +4,7 @@
 #   ensure_bqemu_venv   .venv-bqemu = the BigQuery emulator, in its own venv (it pins an older duckdb)
 #   ensure_chromium     Debian's chromium, for the test that renders the run report headless
 #   ensure_shellcheck   Debian's shellcheck, for the lint of scripts/*.sh and .ci/run that scripts/test.sh runs
+#   start_bqemu DIR     the BigQuery emulator on a free loopback port: sets EMU_PID and BQEMU_ENDPOINT
 #   stop_pid_group PID  TERM the process group PID leads, KILL it after a grace period
 # A venv is rebuilt from scratch when its interpreter no longer runs (e.g. the repository moved).
 
@@ -103,6 +104,38 @@ _alive() {
   local state
   state=$(ps -o stat= -p "$1" 2>/dev/null) || return 1
   [[ -n $state && $state != Z* ]]
+}
+
+# start_bqemu DIR: the BigQuery emulator on a free 127.0.0.1 port (log, port file and uploads in DIR), in its own
+# process group (set -m: stopped as a whole, and a Ctrl-C meant for the foreground command does not reach it
+# first). Sets EMU_PID at once, so the caller's EXIT trap stops it even when the start fails, and BQEMU_ENDPOINT
+# once /readyz answers; dies with the log's tail if it exits or is not ready within $BACKFILL_BQEMU_START_DEADLINE
+# seconds (default 60).
+start_bqemu() {
+  local dir=$1 wait_s=${BACKFILL_BQEMU_START_DEADLINE:-60} deadline
+  mkdir -p "$dir"
+  rm -f "$dir/bqemu.port"
+  set -m
+  .venv-bqemu/bin/python scripts/bqemu.py --port-file "$dir/bqemu.port" --staging-dir "$dir/uploads" \
+    >"$dir/bqemu.log" 2>&1 &
+  EMU_PID=$!
+  set +m
+  deadline=$(awk -v t="$(now)" -v g="$wait_s" 'BEGIN { printf "%.3f", t + g }')
+  while :; do
+    if ! _alive "$EMU_PID"; then
+      tail -n 20 "$dir/bqemu.log" >&2 || true
+      die "the BigQuery emulator exited during start (log: $dir/bqemu.log)"
+    fi
+    if [[ -s $dir/bqemu.port ]]; then
+      BQEMU_ENDPOINT="http://127.0.0.1:$(<"$dir/bqemu.port")"
+      http_ok "$BQEMU_ENDPOINT/readyz" && return 0
+    fi
+    if awk -v t="$(now)" -v d="$deadline" 'BEGIN { exit !(t > d) }'; then
+      tail -n 20 "$dir/bqemu.log" >&2 || true
+      die "the BigQuery emulator was not ready within ${wait_s}s (log: $dir/bqemu.log)"
+    fi
+    sleep 0.05
+  done
 }
 
 # stop_pid_group PID [GRACE_SECONDS]: TERM the group led by PID, wait up to GRACE, then KILL it.

@@ -9,7 +9,6 @@ cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
 run_dir=logs/test
-START_DEADLINE=${BACKFILL_BQEMU_START_DEADLINE:-60}
 EMU_PID=""
 PYTEST_PID=""
 
@@ -46,34 +45,11 @@ fi
 say "test.sh: environments ready in $(elapsed "$t_setup")s"
 
 mkdir -p "$run_dir"
-rm -f "$run_dir/bqemu.port" "$run_dir/bigquery-tests.txt"
+rm -f "$run_dir/bigquery-tests.txt"
 t_emu=$(now)
-# set -m: the emulator gets its own process group (PGID = its PID), so it can be stopped as a whole and a
-# Ctrl-C meant for pytest does not reach it first.
-set -m
-.venv-bqemu/bin/python scripts/bqemu.py --port-file "$run_dir/bqemu.port" --staging-dir "$run_dir/uploads" \
-  >"$run_dir/bqemu.log" 2>&1 &
-EMU_PID=$!
-set +m
+start_bqemu "$run_dir"
 echo "$EMU_PID" >"$run_dir/bqemu.pid"
-
-endpoint=""
-deadline=$(awk -v t="$(now)" -v g="$START_DEADLINE" 'BEGIN { printf "%.3f", t + g }')
-while :; do
-  if ! _alive "$EMU_PID"; then
-    tail -n 20 "$run_dir/bqemu.log" >&2 || true
-    die "the BigQuery emulator exited during start (log: $run_dir/bqemu.log); BigQuery tests cannot run"
-  fi
-  if [[ -s $run_dir/bqemu.port ]]; then
-    endpoint="http://127.0.0.1:$(<"$run_dir/bqemu.port")"
-    http_ok "$endpoint/readyz" && break
-  fi
-  if awk -v t="$(now)" -v d="$deadline" 'BEGIN { exit !(t > d) }'; then
-    tail -n 20 "$run_dir/bqemu.log" >&2 || true
-    die "the BigQuery emulator was not ready within ${START_DEADLINE}s (log: $run_dir/bqemu.log)"
-  fi
-  sleep 0.05
-done
+endpoint=$BQEMU_ENDPOINT
 say "test.sh: BigQuery emulator ready at $endpoint (pid $EMU_PID) in $(elapsed "$t_emu")s"
 
 export BACKFILL_TEST_BQ_ENDPOINT=$endpoint
